@@ -1,0 +1,54 @@
+# One entry point for everything a person does: install, run, test, lint, bench, build, deploy.
+SHELL := /bin/bash
+# Lambda runs python3.13: use it for the venv when this machine has a working one.
+PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
+	$$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+VENV := .venv
+VPY := $(VENV)/bin/python
+SAMVENV := .venv-sam
+SAM := $(SAMVENV)/bin/sam
+
+.PHONY: install run test lint lint-code lint-template bench build deploy clean
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(SAMVENV)/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+install: $(VENV)/.installed
+
+## The local server: real handlers on an embedded moto (PORT, ADMIN_TOKEN, AWS_ENDPOINT_PORT).
+run: install
+	$(VPY) -m lakegate_local
+
+## Unit, integration and end-to-end tests (moto only, no AWS account).
+test: install
+	$(VPY) -m pytest -q
+
+lint: lint-code lint-template
+
+lint-code: install
+	$(VPY) -m ruff check .
+	$(VPY) -m ruff format --check .
+	$(VPY) -m mypy
+
+## Offline template check: needs no credentials and no region.
+lint-template: $(SAMVENV)/.installed
+	$(SAM) validate --lint --template template.yaml
+
+bench: install
+	$(VPY) bench/ingest.py
+
+build: $(SAMVENV)/.installed
+	$(SAM) build
+
+deploy: build
+	$(SAM) deploy --guided
+
+clean:
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,151 @@
+"""IngestFunction: the Events API behind an HTTP API. Thin: read the event, call the core, map the answer."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lakegate import body, clients
+from lakegate.auth import authorize, hash_token, token_from_request
+from lakegate.config import Settings
+from lakegate.errors import Forbidden, LakegateError, StoreUnavailable, Unavailable
+from lakegate.http import JSON, error_response, internal_error_body
+from lakegate.ingest import Ingestor, Limits
+from lakegate.registry import CachedRegistry, DynamoRegistry
+from lakegate.schema import validate_name
+from lakegate.sink import FirehoseSink
+from lakegate.tokens import CachedTokenStore, DynamoTokenStore, TokenStore
+
+logger = Logger()  # service name and level come from POWERTOOLS_SERVICE_NAME and LOG_LEVEL
+metrics = Metrics()
+
+_CORS_HEADERS = ["Authorization", "Content-Type", "Content-Encoding"]
+_EXPOSED = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"]
+
+
+@dataclass
+class Service:
+    """Everything a request needs, built once per warm Lambda."""
+
+    settings: Settings
+    tokens: TokenStore
+    ingestor: Ingestor
+
+    @classmethod
+    def from_env(cls) -> Service:
+        settings = Settings.from_env()
+        ddb = clients.dynamodb()
+        tokens = CachedTokenStore(
+            DynamoTokenStore(settings.tokens_table, ddb), settings.token_cache_ttl_seconds, time.monotonic
+        )
+        registry = CachedRegistry(DynamoRegistry(settings.datasources_table, ddb), 10.0, time.monotonic)
+        limits = Limits(
+            max_line_bytes=settings.max_line_bytes,
+            max_columns=settings.max_columns,
+            max_json_depth=settings.max_json_depth,
+            send_budget_seconds=settings.send_budget_seconds,
+        )
+        sink = FirehoseSink(settings.delivery_stream, clients.firehose())
+        return cls(settings, tokens, Ingestor(registry, sink, limits, time.time, time.sleep))
+
+
+def _json(status: int, payload: bytes, headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(status_code=status, content_type=JSON, body=payload.decode(), headers=headers or {})
+
+
+def build_app(service: Service) -> APIGatewayHttpResolver:
+    """Routes and error mapping; CORS (preflight included) is answered here and only here."""
+    origins = [o.strip() for o in service.settings.cors_allow_origin.split(",") if o.strip()] or ["*"]
+    app = APIGatewayHttpResolver(
+        cors=CORSConfig(
+            allow_origin=origins[0],
+            extra_origins=origins[1:] or None,
+            allow_headers=_CORS_HEADERS,
+            expose_headers=_EXPOSED,
+            max_age=600,
+        )
+    )
+
+    @app.post("/v0/events")
+    def events() -> Response[str]:
+        event = app.current_event
+        query = event.query_string_parameters or {}
+        headers = event.headers or {}
+        now = time.time()
+        plain = token_from_request(headers, query)
+        if plain is None:
+            raise Forbidden("Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'")
+        token = authorize(service.tokens.get(hash_token(plain)), service.settings.cluster_id, now)
+        name = validate_name(query.get("name"))
+        wait = query.get("wait", "false").lower() in ("true", "1")
+        raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
+        data = body.decode(
+            raw,
+            headers.get("content-encoding", ""),
+            service.settings.max_compressed_bytes,
+            service.settings.max_decompressed_bytes,
+        )
+        request_id = event.request_context.request_id or app.lambda_context.aws_request_id
+        logger.append_keys(datasource=name, workspace=token.workspace_id, wait=wait, import_id=request_id)
+        result = service.ingestor.ingest(token, name, data, request_id)
+        metrics.add_metric(name="SuccessfulRows", unit=MetricUnit.Count, value=result.successful_rows)
+        metrics.add_metric(name="QuarantinedRows", unit=MetricUnit.Count, value=result.quarantined_rows)
+        metrics.add_metric(name="BytesReceived", unit=MetricUnit.Bytes, value=len(raw))
+        logger.info(
+            "ingested",
+            extra={
+                "rows": result.successful_rows,
+                "quarantined_rows": result.quarantined_rows,
+                "bytes": len(raw),
+                "decompressed_bytes": len(data),
+                "created": result.created,
+                "firehose_calls": result.delivery.calls,
+            },
+        )
+        payload = orjson.dumps(
+            {"successful_rows": result.successful_rows, "quarantined_rows": result.quarantined_rows}
+        )
+        return _json(200 if wait else 202, payload)
+
+    @app.exception_handler(LakegateError)
+    def domain_error(e: LakegateError) -> Response[str]:
+        status, payload, headers = error_response(e)
+        logger.info("rejected", extra={"status": status, "reason": e.message})
+        metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
+        return _json(status, payload, headers)
+
+    @app.exception_handler(StoreUnavailable)
+    def store_unavailable(e: StoreUnavailable) -> Response[str]:
+        logger.warning("store unavailable", extra={"reason": str(e)})
+        return domain_error(Unavailable("The service is temporarily unavailable: no rows were inserted, retry later"))
+
+    @app.exception_handler(Exception)
+    def unexpected(e: Exception) -> Response[str]:
+        logger.exception("unexpected error")
+        metrics.add_metric(name="Status5xx", unit=MetricUnit.Count, value=1)
+        return _json(500, internal_error_body())
+
+    return app
+
+
+_app: APIGatewayHttpResolver | None = None
+
+
+def _get_app() -> APIGatewayHttpResolver:
+    global _app  # noqa: PLW0603 - one app per warm Lambda, built on the first request, not at import
+    if _app is None:
+        _app = build_app(Service.from_env())
+    return _app
+
+
+@logger.inject_lambda_context(clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _get_app().resolve(event, context)

@@ -1,0 +1,43 @@
+"""The one place boto3 clients are made: lazily, once per warm Lambda, with tight timeouts.
+
+`AWS_ENDPOINT_URL` (honoured by boto3 itself) points every client at the local server's moto.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_firehose import FirehoseClient
+
+
+def _config(max_attempts: int) -> object:
+    from botocore.config import Config
+
+    # A request has seconds, not minutes: fail fast and let the caller's own retry loop decide.
+    return Config(
+        connect_timeout=2,
+        read_timeout=5,
+        retries={"mode": "standard", "total_max_attempts": max_attempts},
+        tcp_keepalive=True,
+    )
+
+
+@cache
+def _session() -> object:
+    import boto3
+
+    return boto3.session.Session()
+
+
+@cache
+def dynamodb() -> DynamoDBClient:
+    return _session().client("dynamodb", config=_config(3))  # type: ignore[attr-defined, no-any-return]
+
+
+@cache
+def firehose() -> FirehoseClient:
+    # Delivery retries refused records itself (lakegate.delivery), inside the request's budget.
+    return _session().client("firehose", config=_config(1))  # type: ignore[attr-defined, no-any-return]

@@ -1,0 +1,153 @@
+"""The Firehose record framing: the one place that says how rows travel from ingest to the compactor.
+
+Firehose (and moto) concatenate records byte for byte into an S3 object, so every record is
+self-delimiting:
+
+    LG1 {"ds":..., "ws":..., "q":0|1, "rid":..., "t":..., "sv":..., "n":..., "len":...}\\n
+    <len bytes: n rows, each followed by \\n>
+
+`q=0` rows are the client's original line bytes, never re-encoded; `q=1` rows are quarantine
+entries, one JSON object per line: {"line": original text, "column": ..., "error": ...}.
+A record holds rows of one data source only, many rows per record (Firehose bills each record in
+5 KB steps), at most MAX_RECORD_BYTES; a PutRecordBatch call holds at most MAX_CALL_RECORDS records
+and MAX_CALL_BYTES bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import orjson
+
+MAGIC = b"LG1 "
+MAX_RECORD_BYTES = 1000 * 1024  # Firehose: 1,000 KiB per record, before base64
+MAX_CALL_RECORDS = 500  # PutRecordBatch: 500 records per call
+MAX_CALL_BYTES = 4 * 1024 * 1024  # PutRecordBatch: 4 MiB per call
+_HEADER_ROOM = 1024  # a header line never exceeds this (names are <= 255 chars)
+
+
+@dataclass(frozen=True, slots=True)
+class RecordHeader:
+    """Who the rows of a record belong to and where they came from."""
+
+    datasource: str
+    workspace: str
+    quarantine: bool
+    request_id: str
+    ingested_at_ms: int
+    schema_version: int
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One framed Firehose record and how many rows it carries."""
+
+    data: bytes
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedRecord:
+    header: RecordHeader
+    rows: list[bytes]
+
+
+class FramingError(ValueError):
+    """A raw object that does not follow this framing."""
+
+
+def _frame(header: RecordHeader, rows: Sequence[bytes]) -> Record:
+    payload = b"\n".join(rows) + b"\n"
+    head = orjson.dumps(
+        {
+            "ds": header.datasource,
+            "ws": header.workspace,
+            "q": int(header.quarantine),
+            "rid": header.request_id,
+            "t": header.ingested_at_ms,
+            "sv": header.schema_version,
+            "n": len(rows),
+            "len": len(payload),
+        }
+    )
+    return Record(MAGIC + head + b"\n" + payload, len(rows))
+
+
+def frame_rows(header: RecordHeader, rows: Sequence[bytes]) -> list[Record]:
+    """Pack rows greedily into as few records as fit under MAX_RECORD_BYTES."""
+    limit = MAX_RECORD_BYTES - _HEADER_ROOM
+    records: list[Record] = []
+    start, size = 0, 0
+    for i, row in enumerate(rows):
+        n = len(row) + 1
+        if n > limit:
+            raise FramingError(f"a row of {len(row)} bytes cannot fit a Firehose record")
+        if size + n > limit:
+            records.append(_frame(header, rows[start:i]))
+            start, size = i, 0
+        size += n
+    if start < len(rows):
+        records.append(_frame(header, rows[start:]))
+    return records
+
+
+def batch_calls(records: Sequence[Record]) -> list[list[Record]]:
+    """Group records into PutRecordBatch calls within the count and byte limits."""
+    calls: list[list[Record]] = []
+    current: list[Record] = []
+    size = 0
+    for rec in records:
+        n = len(rec.data)
+        if current and (len(current) == MAX_CALL_RECORDS or size + n > MAX_CALL_BYTES):
+            calls.append(current)
+            current, size = [], 0
+        current.append(rec)
+        size += n
+    if current:
+        calls.append(current)
+    return calls
+
+
+_MAX_QUARANTINE_TEXT = 200_000  # escaped, it still fits one record
+
+
+def quarantine_row(line: bytes, column: str, error: str) -> bytes:
+    """A quarantined line as one JSON object; invalid UTF-8 is kept as replacement characters."""
+    text = line.decode("utf-8", "replace")
+    if len(text) > _MAX_QUARANTINE_TEXT:
+        text = text[:_MAX_QUARANTINE_TEXT]
+        error += f" (line truncated to {_MAX_QUARANTINE_TEXT} characters in quarantine)"
+    return orjson.dumps({"line": text, "column": column, "error": error})
+
+
+def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
+    """Split a raw object (records concatenated by Firehose) back into headers and rows."""
+    pos, end = 0, len(blob)
+    while pos < end:
+        if blob[pos : pos + len(MAGIC)] != MAGIC:
+            raise FramingError(f"no record header at byte {pos}")
+        nl = blob.find(b"\n", pos)
+        if nl < 0:
+            raise FramingError(f"unterminated record header at byte {pos}")
+        try:
+            head = orjson.loads(blob[pos + len(MAGIC) : nl])
+            length = int(head["len"])
+            header = RecordHeader(
+                datasource=str(head["ds"]),
+                workspace=str(head["ws"]),
+                quarantine=bool(head["q"]),
+                request_id=str(head["rid"]),
+                ingested_at_ms=int(head["t"]),
+                schema_version=int(head["sv"]),
+            )
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            raise FramingError(f"bad record header at byte {pos}: {e}") from e
+        body = blob[nl + 1 : nl + 1 + length]
+        if len(body) != length:
+            raise FramingError(f"record at byte {pos} is truncated")
+        rows = body.split(b"\n")[:-1]
+        if len(rows) != int(head["n"]):
+            raise FramingError(f"record at byte {pos} holds {len(rows)} rows, its header says {head['n']}")
+        yield DecodedRecord(header, rows)
+        pos = nl + 1 + length

@@ -1,0 +1,194 @@
+"""Data-source schemas: columns with jsonpaths and types, and inferring one from a batch of rows."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lakegate.column_types import ColumnType, infer_scalar, parse_type, widen
+from lakegate.errors import InvalidRequest
+
+NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+ARRAY_STEP = "[:]"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its name, type and where its value sits in each JSON row."""
+
+    name: str
+    type: str
+    jsonpath: str
+    default: str | None = None
+
+    @property
+    def parsed_type(self) -> ColumnType:
+        return parse_type(self.type)
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return parse_jsonpath(self.jsonpath)
+
+
+@dataclass(frozen=True, slots=True)
+class DataSource:
+    """A registry entry: the schema every row of this data source is checked against."""
+
+    name: str
+    columns: tuple[Column, ...]
+    version: int = 1
+    sorting_key: tuple[str, ...] = ()
+    partition_key: str = ""
+    ttl: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "columns": [
+                {"name": c.name, "type": c.type, "jsonpath": c.jsonpath}
+                | ({"default": c.default} if c.default is not None else {})
+                for c in self.columns
+            ],
+            "version": self.version,
+            "sorting_key": list(self.sorting_key),
+            "partition_key": self.partition_key,
+            "ttl": self.ttl,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DataSource:
+        return cls(
+            name=str(d["name"]),
+            columns=tuple(
+                Column(str(c["name"]), str(c["type"]), str(c["jsonpath"]), c.get("default"))
+                for c in d["columns"]
+            ),
+            version=int(d.get("version", 1)),
+            sorting_key=tuple(d.get("sorting_key", ())),
+            partition_key=str(d.get("partition_key", "")),
+            ttl=str(d.get("ttl", "")),
+        )
+
+
+def validate_name(name: str | None) -> str:
+    """Data-source names follow Tinybird's rule; anything else is a 400 before any work is done."""
+    if not name:
+        raise InvalidRequest("The 'name' parameter is required: the name of the Data Source to append to")
+    if not NAME_RE.fullmatch(name):
+        raise InvalidRequest(
+            f"Invalid Data Source name '{name[:300]}': it must start with a letter or underscore "
+            "and contain only letters, numbers and underscores (at most 255 characters)"
+        )
+    return name
+
+
+def parse_jsonpath(jsonpath: str) -> tuple[str, ...]:
+    """`$.a.b`, `$.['a b'].c` and `$.tags[:]` into the steps ('a', 'b') / ('a b', 'c') / ('tags', '[:]')."""
+    if not jsonpath.startswith("$"):
+        raise InvalidRequest(f"Invalid jsonpath '{jsonpath}': it must start with '$'")
+    steps: list[str] = []
+    for m in re.finditer(r"\.\[?'((?:[^'\\]|\\.)*)'\]|\.([^.\[]+)|\[:\]|\['((?:[^'\\]|\\.)*)'\]", jsonpath[1:]):
+        if m.group(0) == ARRAY_STEP:
+            steps.append(ARRAY_STEP)
+        else:
+            steps.append(m.group(1) if m.group(1) is not None else m.group(2) or m.group(3) or "")
+    if not steps:
+        raise InvalidRequest(f"Invalid jsonpath '{jsonpath}'")
+    return tuple(steps)
+
+
+def format_jsonpath(keys: Iterable[str]) -> str:
+    out = ["$"]
+    for k in keys:
+        out.append(f".{k}" if _IDENT.fullmatch(k) else ".['{}']".format(k.replace("'", "\\'")))
+    return "".join(out)
+
+
+def column_name(keys: Iterable[str]) -> str:
+    """Nested keys are flattened with `_`; characters a column name cannot hold become `_`."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", "_".join(keys))
+    return name if name[:1].isalpha() or name[:1] == "_" else f"_{name}"
+
+
+class _Seen:
+    """What inference has learned about one flattened field so far."""
+
+    __slots__ = ("array", "base", "count", "nulls")
+
+    def __init__(self) -> None:
+        self.base: str | None = None
+        self.array = False
+        self.count = 0
+        self.nulls = 0
+
+    def add(self, base: str | None, array: bool) -> None:
+        self.count += 1
+        if base is None:
+            self.nulls += 1
+            return
+        if self.base is None:
+            self.base, self.array = base, array
+        elif self.array != array:
+            self.base, self.array = "String", False
+        else:
+            self.base = widen(self.base, base)
+
+
+def _walk(obj: Mapping[str, Any], prefix: tuple[str, ...], seen: dict[tuple[str, ...], _Seen], depth: int) -> None:
+    for key, value in obj.items():
+        path = (*prefix, key)
+        if value.__class__ is dict:
+            if depth > 1 and value:
+                _walk(value, path, seen, depth - 1)
+                continue
+            base, array = "String", False
+        elif value.__class__ is list:
+            kinds = {infer_scalar(v) for v in value if v is not None and v.__class__ not in (dict, list)}
+            nested = any(v.__class__ in (dict, list) for v in value)
+            if nested or len(kinds) > 1:
+                base = "String"
+                if not nested and kinds <= {"Int64", "UInt64", "Float64"}:
+                    base = "Float64"
+            else:
+                base = kinds.pop() if kinds else None
+            array = True
+            if base is None:
+                # An empty array says nothing of its element type: count it as null-ish.
+                s = seen.setdefault(path, _Seen())
+                s.count += 1
+                s.nulls += 1
+                continue
+        else:
+            base, array = infer_scalar(value), False
+        seen.setdefault(path, _Seen()).add(base, array)
+
+
+def infer(name: str, rows: Iterable[Mapping[str, Any]], max_columns: int, max_depth: int) -> DataSource:
+    """Infer a schema as Tinybird does: flatten objects with `_`, Nullable where a field is missing."""
+    seen: dict[tuple[str, ...], _Seen] = {}
+    total = 0
+    for row in rows:
+        total += 1
+        _walk(row, (), seen, max_depth)
+        if len(seen) > max_columns:
+            raise InvalidRequest(
+                f"Too many columns: the rows have more than {max_columns} distinct fields, the limit"
+            )
+    columns: list[Column] = []
+    used: set[str] = set()
+    for path, s in seen.items():
+        base = s.base or "String"
+        ctype = ColumnType(base, nullable=(s.count < total or s.nulls > 0) and not s.array, array=s.array)
+        cname = column_name(path)
+        while cname in used:
+            cname += "_"
+        used.add(cname)
+        jsonpath = format_jsonpath(path) + ("[:]" if s.array else "")
+        columns.append(Column(cname, str(ctype), jsonpath))
+    if not columns:
+        raise InvalidRequest(f"Cannot create Data Source '{name}': the rows have no fields to infer a schema from")
+    return DataSource(name=name, columns=tuple(columns), sorting_key=())
