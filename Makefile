@@ -1,5 +1,7 @@
 # One entry point for everything a person does: install, run, test, lint, bench, build, deploy.
 SHELL := /bin/bash
+# Without this every sam command waits on telemetry calls this network cannot make.
+export SAM_CLI_TELEMETRY := 0
 # Lambda runs python3.13: use it for the venv when this machine has a working one.
 PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
 	$$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
