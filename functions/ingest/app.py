@@ -105,7 +105,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
                 "quarantined_rows": result.quarantined_rows,
                 "bytes": len(raw),
                 "decompressed_bytes": len(data),
-                "created": result.created,
+                "created_datasource": result.created,
                 "firehose_calls": result.delivery.calls,
             },
         )
@@ -148,4 +148,5 @@ def _get_app() -> APIGatewayHttpResolver:
 @logger.inject_lambda_context(clear_state=True)
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     return _get_app().resolve(event, context)
