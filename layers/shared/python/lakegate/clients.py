@@ -27,17 +27,18 @@ def _config(max_attempts: int) -> object:
 
 @cache
 def _session() -> object:
-    import boto3
+    # botocore, not boto3: the same clients without boto3's own imports on the cold start.
+    import botocore.session
 
-    return boto3.session.Session()
+    return botocore.session.get_session()
 
 
 @cache
 def dynamodb() -> DynamoDBClient:
-    return _session().client("dynamodb", config=_config(3))  # type: ignore[attr-defined, no-any-return]
+    return _session().create_client("dynamodb", config=_config(3))  # type: ignore[attr-defined, no-any-return]
 
 
 @cache
 def firehose() -> FirehoseClient:
     # Delivery retries refused records itself (lakegate.delivery), inside the request's budget.
-    return _session().client("firehose", config=_config(1))  # type: ignore[attr-defined, no-any-return]
+    return _session().create_client("firehose", config=_config(1))  # type: ignore[attr-defined, no-any-return]

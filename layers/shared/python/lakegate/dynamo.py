@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from decimal import Decimal
+
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.errors import StoreUnavailable
-
-_ser = TypeSerializer()
-_de = TypeDeserializer()
 
 THROTTLING = frozenset(
     {
@@ -24,12 +22,46 @@ THROTTLING = frozenset(
 )
 
 
+# boto3's TypeSerializer would pull all of boto3 into the cold start for the few types we store.
+
+
+def to_value(v: Any) -> dict[str, Any]:
+    if isinstance(v, bool):
+        return {"BOOL": v}
+    if isinstance(v, str):
+        return {"S": v}
+    if isinstance(v, int | float | Decimal):
+        return {"N": str(v)}
+    if isinstance(v, list | tuple):
+        return {"L": [to_value(x) for x in v]}
+    if isinstance(v, dict):
+        return {"M": to_item(v)}
+    raise TypeError(f"cannot store {type(v).__name__} in DynamoDB")
+
+
+def from_value(v: Mapping[str, Any]) -> Any:
+    (kind, raw), *_ = v.items()
+    if kind == "S" or kind == "BOOL":
+        return raw
+    if kind == "N":
+        return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+    if kind == "L":
+        return [from_value(x) for x in raw]
+    if kind == "M":
+        return from_item(raw)
+    if kind == "SS":
+        return set(raw)
+    if kind == "NULL":
+        return None
+    raise TypeError(f"unexpected DynamoDB type {kind}")
+
+
 def to_item(d: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _ser.serialize(v) for k, v in d.items() if v is not None}
+    return {k: to_value(v) for k, v in d.items() if v is not None}
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: _de.deserialize(v) for k, v in item.items()}
+    return {k: from_value(v) for k, v in item.items()}
 
 
 def error_code(e: ClientError) -> str:
