@@ -5,9 +5,13 @@ export SAM_CLI_TELEMETRY := 0
 # Lambda runs python3.13: use it for the venv when this machine has a working one.
 PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
 	$$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# Lambda finds the layer and the function on its path; here we put them there the same way.
+export PYTHONPATH := layers/shared/python:functions/ingest:local
 VENV := .venv
 VPY := $(VENV)/bin/python
-SAMVENV := .venv-sam
+SAM# Lambda finds the layer and the function on its path; here we put them there the same way.
+export PYTHONPATH := layers/shared/python:functions/ingest:local
+VENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
 
 .PHONY: install run test lint lint-code lint-template bench build deploy clean

@@ -148,7 +148,7 @@ def lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         stack = load_stack(ROOT / "template.yaml")
-        create_resources(_Clients(session), stack)  # type: ignore[arg-type]
+        create_resources(_Clients(session), stack)
         for k, v in stack.function.environment.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("SEND_BUDGET_SECONDS", "0.5")

@@ -1,0 +1,110 @@
+"""Emulated AWS for the local server: moto on a local endpoint, holding the template's resources."""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+from lakegate.auth import ADMIN, hash_token
+from lakegate.tokens import DynamoTokenStore
+from lakegate_local.template import PSEUDO, Stack
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_firehose import FirehoseClient
+    from mypy_boto3_s3 import S3Client
+
+HOST = "127.0.0.1"
+# moto checks no signature, but clients must sign with something.
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class AwsClients(Protocol):
+    """Where resources are created: the moto server here, or an in-process `mock_aws` in tests."""
+
+    def dynamodb(self) -> DynamoDBClient: ...
+
+    def s3(self) -> S3Client: ...
+
+    def firehose(self) -> FirehoseClient: ...
+
+
+@dataclass
+class LocalAws:
+    """A running moto server and clients aimed at it."""
+
+    server: ThreadedMotoServer
+    endpoint: str
+
+    def _client(self, service: str) -> Any:
+        return boto3.session.Session().client(
+            service,  # type: ignore[call-overload]
+            endpoint_url=self.endpoint,
+            region_name=PSEUDO.region,
+            **CREDENTIALS,
+        )
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self._client("dynamodb")  # type: ignore[no-any-return]
+
+    def s3(self) -> S3Client:
+        return self._client("s3")  # type: ignore[no-any-return]
+
+    def firehose(self) -> FirehoseClient:
+        return self._client("firehose")  # type: ignore[no-any-return]
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def start(port: int) -> LocalAws:
+    """moto on 127.0.0.1:port (0 picks a free port), reachable by any AWS client or the aws CLI."""
+    if port:
+        # ThreadedMotoServer binds in its thread and would wait forever for a port it cannot
+        # have: find out here, with an error a person can act on.
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((HOST, port))
+    # One access-log line per AWS call would bury the handler's own logs.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server.start()
+    host, bound = server.get_host_and_port()
+    return LocalAws(server, f"http://{host}:{bound}")
+
+
+def create_resources(aws: AwsClients, stack: Stack) -> None:
+    """Buckets, then tables, then the delivery streams that write into the buckets."""
+    s3 = aws.s3()
+    for bucket in stack.buckets:
+        s3.create_bucket(Bucket=bucket)
+    ddb = aws.dynamodb()
+    for table in stack.tables:
+        ddb.create_table(**table.create_table_kwargs())
+        if table.ttl_attribute:
+            ddb.update_time_to_live(
+                TableName=table.name,
+                TimeToLiveSpecification={"AttributeName": table.ttl_attribute, "Enabled": True},
+            )
+    firehose = aws.firehose()
+    for stream in stack.delivery_streams:
+        firehose.create_delivery_stream(**stream.create_kwargs())
+
+
+def seed_admin_token(aws: AwsClients, tokens_table: str, cluster: str, plain: str) -> None:
+    """An ADMIN token of workspace `local`, stored as the handler reads tokens: by hash, never plain."""
+    store = DynamoTokenStore(tokens_table, aws.dynamodb())
+    store.put(
+        {
+            "token_hash": hash_token(plain),
+            "workspace_id": "local",
+            "cluster": cluster,
+            "scopes": [ADMIN],
+            "name": "admin",
+        }
+    )

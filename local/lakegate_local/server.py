@@ -1,0 +1,186 @@
+"""The local HTTP API: API Gateway's front (routes, body cap, its own errors) before the real handler."""
+
+from __future__ import annotations
+
+import base64
+import os
+import sys
+import time
+import traceback
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Protocol, TextIO
+
+from lakegate_local.apigw import (
+    MAX_BODY_BYTES,
+    HttpRequest,
+    HttpResponse,
+    MalformedResponseError,
+    RequestInfo,
+    build_event,
+    message,
+    to_response,
+)
+from lakegate_local.routing import Router
+
+
+class Invoker(Protocol):
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+
+class _BadRequestError(ValueError):
+    """A body that cannot be framed (bad Content-Length or chunking)."""
+
+
+class _TooLargeError(ValueError):
+    """A body over HTTP API's cap."""
+
+
+class ApiServer(ThreadingHTTPServer):
+    """One thread per connection, like API Gateway's front; the function itself runs one call at a time."""
+
+    daemon_threads = True
+
+    def __init__(
+        self, address: tuple[str, int], router: Router, function: Invoker, log: TextIO | None = None
+    ) -> None:
+        super().__init__(address, _RequestHandler)
+        self.router = router
+        self.function = function
+        self.log = log or sys.stderr
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+
+def _request_id() -> str:
+    # API Gateway's request ids look like `JKJaXmPLvHcESHA=`.
+    return base64.b64encode(os.urandom(10)).decode("ascii")
+
+
+class _RequestHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: ApiServer
+
+    # Every method goes through the routes, as in API Gateway: a route may be `ANY`.
+    def do_GET(self) -> None:
+        self._handle()
+
+    def do_POST(self) -> None:
+        self._handle()
+
+    def do_PUT(self) -> None:
+        self._handle()
+
+    def do_PATCH(self) -> None:
+        self._handle()
+
+    def do_DELETE(self) -> None:
+        self._handle()
+
+    def do_OPTIONS(self) -> None:
+        self._handle()
+
+    def do_HEAD(self) -> None:
+        self._handle()
+
+    def _handle(self) -> None:
+        started = time.monotonic()
+        info = RequestInfo(_request_id())
+        response = self._respond(info)
+        self._write(response)
+        path = self.path.partition("?")[0]  # never the query: it may hold `?token=`
+        ms = (time.monotonic() - started) * 1000
+        request = f'{self.client_address[0]} "{self.command} {path}"'
+        self.server.log.write(f"{request} {response.status} {ms:.1f}ms {info.request_id}\n")
+        self.server.log.flush()
+
+    def _respond(self, info: RequestInfo) -> HttpResponse:
+        try:
+            body = self._read_body()
+        except _TooLargeError:
+            self.close_connection = True  # the rest of the body is never read
+            return message(413, "Request Entity Too Large", info.request_id)
+        except _BadRequestError:
+            self.close_connection = True
+            return message(400, "Bad Request", info.request_id)
+        match = self.server.router.match(self.command, self.path.partition("?")[0])
+        if match is None:
+            return message(404, "Not Found", info.request_id)
+        request = HttpRequest(
+            method=self.command,
+            target=self.path,
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            server_port=self.server.server_address[1],
+            protocol=self.request_version,
+        )
+        try:
+            result = self.server.function.invoke(build_event(request, match, info))
+            return to_response(result, info.request_id)
+        except MalformedResponseError as e:
+            self._log_error(info, f"malformed Lambda response: {e}")
+        except Exception:  # noqa: BLE001 - any function error is API Gateway's 500, never a crash
+            self._log_error(info, traceback.format_exc())
+        return message(500, "Internal Server Error", info.request_id)
+
+    def _read_body(self) -> bytes:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            return self._read_chunked()
+        raw_length = self.headers.get("Content-Length")
+        if raw_length is None:
+            return b""
+        try:
+            length = int(raw_length)
+        except ValueError as e:
+            raise _BadRequestError(raw_length) from e
+        if length < 0:
+            raise _BadRequestError(raw_length)
+        if length > MAX_BODY_BYTES:
+            raise _TooLargeError
+        return self.rfile.read(length)
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            line = self.rfile.readline(1024).split(b";", 1)[0].strip()
+            try:
+                length = int(line, 16)
+            except ValueError as e:
+                raise _BadRequestError("chunk size") from e
+            if length == 0:
+                while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(chunks)
+            size += length
+            if size > MAX_BODY_BYTES:
+                raise _TooLargeError
+            chunks.append(self.rfile.read(length))
+            self.rfile.readline(1024)  # the CRLF after the chunk
+
+    def _write(self, response: HttpResponse) -> None:
+        # Not send_response(): it adds a `Server` header API Gateway does not send, and logs the
+        # request line, query string (and so a `?token=`) included.
+        self.send_response_only(response.status)
+        self.send_header("date", self.date_time_string())
+        for name, value in response.headers:
+            self.send_header(name, value)
+        self.send_header("content-length", str(len(response.body)))
+        if self.close_connection:
+            self.send_header("connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(response.body)
+
+    def _log_error(self, info: RequestInfo, detail: str) -> None:
+        self.server.log.write(f"request {info.request_id} failed: {detail}\n")
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced: the request line holds the query string, and so any `?token=` (see _handle)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # Only http.server's own protocol errors come here now; they carry no query string.
+        self.server.log.write(f"{self.client_address[0]} {format % args}\n")

@@ -1,0 +1,70 @@
+"""Emulated AWS: the template's resources created in moto, and the admin token seeded by hash."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from lakegate.auth import hash_token
+from lakegate_local import aws
+from lakegate_local.template import Stack, load_stack
+
+TEMPLATE = Path(__file__).parents[2] / "unit" / "local" / "data" / "template.yaml"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Stack:
+    return load_stack(TEMPLATE)
+
+
+@pytest.fixture(scope="module")
+def local_aws(stack: Stack) -> Iterator[aws.LocalAws]:
+    running = aws.start(0)
+    aws.create_resources(running, stack)
+    yield running
+    running.stop()
+
+
+def test_endpoint_on_a_free_port(local_aws: aws.LocalAws) -> None:
+    assert local_aws.endpoint.startswith("http://127.0.0.1:")
+    assert not local_aws.endpoint.endswith(":0")
+
+
+def test_tables_with_keys_and_ttl(local_aws: aws.LocalAws, stack: Stack) -> None:
+    ddb = local_aws.dynamodb()
+    for table in stack.tables:
+        described = ddb.describe_table(TableName=table.name)["Table"]
+        assert described["KeySchema"] == table.key_schema
+        ttl = ddb.describe_time_to_live(TableName=table.name)["TimeToLiveDescription"]
+        if table.ttl_attribute:
+            assert ttl.get("AttributeName") == table.ttl_attribute
+        else:
+            assert ttl["TimeToLiveStatus"] == "DISABLED"
+
+
+def test_stream_delivers_into_the_bucket_prefix(local_aws: aws.LocalAws, stack: Stack) -> None:
+    stream = stack.raw_stream
+    local_aws.firehose().put_record_batch(DeliveryStreamName=stream.name, Records=[{"Data": b"row\n"}])
+    listed = local_aws.s3().list_objects_v2(Bucket=stream.bucket, Prefix=stream.prefix)
+    keys = [o["Key"] for o in listed.get("Contents", [])]
+    assert keys
+    body = local_aws.s3().get_object(Bucket=stream.bucket, Key=keys[-1])["Body"].read()
+    assert body == b"row\n"
+
+
+def test_admin_token_stored_by_hash(local_aws: aws.LocalAws, stack: Stack) -> None:
+    table = stack.function.environment["TOKENS_TABLE"]
+    aws.seed_admin_token(local_aws, table, "eu-1", "plain-secret")
+    item = local_aws.dynamodb().get_item(
+        TableName=table, Key={"token_hash": {"S": hash_token("plain-secret")}}
+    )["Item"]
+    assert item["workspace_id"] == {"S": "local"}
+    assert item["cluster"] == {"S": "eu-1"}
+    assert item["scopes"] == {"L": [{"S": "ADMIN"}]}
+    assert "plain-secret" not in str(item)
+
+
+def test_busy_port_is_an_error_not_a_hang(local_aws: aws.LocalAws) -> None:
+    port = int(local_aws.endpoint.rsplit(":", 1)[1])
+    with pytest.raises(OSError):
+        aws.start(port)
