@@ -9,9 +9,7 @@ PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.1
 export PYTHONPATH := layers/shared/python:functions/ingest:local
 VENV := .venv
 VPY := $(VENV)/bin/python
-SAM# Lambda finds the layer and the function on its path; here we put them there the same way.
-export PYTHONPATH := layers/shared/python:functions/ingest:local
-VENV := .venv-sam
+SAMVENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
 
 .PHONY: install run test lint lint-code lint-template bench build deploy clean
