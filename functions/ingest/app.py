@@ -114,24 +114,27 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
         )
         return _json(200 if wait else 202, payload)
 
-    @app.exception_handler(LakegateError)
     def domain_error(e: LakegateError) -> Response[str]:
         status, payload, headers = error_response(e)
         logger.info("rejected", extra={"status": status, "reason": e.message})
         metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
         return _json(status, payload, headers)
 
-    @app.exception_handler(StoreUnavailable)
     def store_unavailable(e: StoreUnavailable) -> Response[str]:
         logger.warning("store unavailable", extra={"reason": str(e)})
-        return domain_error(Unavailable("The service is temporarily unavailable: no rows were inserted, retry later"))
+        return domain_error(
+            Unavailable("The service is temporarily unavailable: no rows were inserted, retry later")
+        )
 
-    @app.exception_handler(Exception)
     def unexpected(e: Exception) -> Response[str]:
         logger.exception("unexpected error")
         metrics.add_metric(name="Status5xx", unit=MetricUnit.Count, value=1)
         return _json(500, internal_error_body())
 
+    # Registered by call, not decorator: powertools' decorator is untyped and would untype these.
+    app.exception_handler(LakegateError)(domain_error)
+    app.exception_handler(StoreUnavailable)(store_unavailable)
+    app.exception_handler(Exception)(unexpected)
     return app
 
 

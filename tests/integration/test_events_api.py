@@ -116,7 +116,12 @@ def test_quarantined_lines_are_counted_and_sent_to_quarantine(lake: Lake) -> Non
 @pytest.mark.parametrize(
     ("headers", "query", "token", "message"),
     [
-        ({}, "name=events_test", None, "Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'"),
+        (
+            {},
+            "name=events_test",
+            None,
+            "Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'",
+        ),
         ({}, "name=events_test", "nope", "Invalid token"),
         ({"authorization": "Basic abc"}, "name=events_test", None, "Invalid token: send it as"),
     ],

@@ -11,6 +11,7 @@ from botocore.stub import ANY, Stubber
 import app
 from lakegate import clients
 from lakegate.framing import decode_records
+from lakegate.ingest import Ingestor
 from tests.integration.conftest import Lake, body_of
 
 ROWS = b'{"city": "Chicago"}\n{"city": "Madrid"}\n'
@@ -141,7 +142,7 @@ def test_unexpected_error_is_500_without_internals(lake: Lake, monkeypatch: pyte
         raise RuntimeError("secret internals")
 
     service = app._get_app()
-    monkeypatch.setattr(app.Ingestor, "ingest", boom)
+    monkeypatch.setattr(Ingestor, "ingest", boom)
     assert service is app._get_app()
 
     resp = lake.post(ROWS)
@@ -156,7 +157,9 @@ def test_non_throttling_client_error_from_firehose_is_503_after_retries(seeded: 
     firehose = clients.firehose()
 
     def denied(**_: Any) -> Any:
-        raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no stream"}}, "PutRecordBatch")
+        raise ClientError(
+            {"Error": {"Code": "ResourceNotFoundException", "Message": "no stream"}}, "PutRecordBatch"
+        )
 
     real = firehose.put_record_batch
     firehose.put_record_batch = denied  # type: ignore[method-assign]

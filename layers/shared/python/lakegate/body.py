@@ -83,23 +83,24 @@ def _unzstd(raw: bytes, limit: int) -> bytes:
 
     out: list[bytes] = []
     size = 0
-    data = memoryview(raw)
+    view, pos = memoryview(raw), 0
     try:
         # zstandard's decompressobj has no output cap, so feed it small input slices: one slice can
         # grow at most ~32,000x (RLE blocks), which bounds the overshoot past the limit. It also
         # tells a finished frame from a truncated one, which the stream reader does not.
-        while data:
+        while pos < len(raw):
             d = zstandard.ZstdDecompressor().decompressobj()
-            while data and not d.eof:
-                piece = d.decompress(data[:_ZSTD_SLICE])
-                data = data[_ZSTD_SLICE:]
+            while pos < len(raw) and not d.eof:
+                piece = d.decompress(view[pos : pos + _ZSTD_SLICE])
+                pos += _ZSTD_SLICE
                 size += len(piece)
                 if size > limit:
                     raise _too_large(limit, "zstd", len(raw))
                 out.append(piece)
             if not d.eof:
                 raise InvalidRequest("The zstd body is truncated")
-            data = memoryview(d.unused_data) if d.unused_data else data
+            # unused_data is the tail of the last slice, past the end of this frame: start the next there.
+            pos = min(pos, len(raw)) - len(d.unused_data)
     except zstandard.ZstdError as e:
         raise InvalidRequest(f"The body is not valid zstd: {e}") from e
     return b"".join(out)

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
-
 from decimal import Decimal
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -41,7 +40,7 @@ def to_value(v: Any) -> dict[str, Any]:
 
 def from_value(v: Mapping[str, Any]) -> Any:
     (kind, raw), *_ = v.items()
-    if kind == "S" or kind == "BOOL":
+    if kind in {"S", "BOOL"}:
         return raw
     if kind == "N":
         return int(raw) if raw.lstrip("-").isdigit() else float(raw)

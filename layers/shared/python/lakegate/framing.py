@@ -109,16 +109,20 @@ def batch_calls(records: Sequence[Record]) -> list[list[Record]]:
     return calls
 
 
-_MAX_QUARANTINE_TEXT = 200_000  # escaped, it still fits one record
+_MAX_QUARANTINE_TEXT = 200_000
+_MAX_QUARANTINE_BYTES = 900_000  # escaping can grow a character to 6 bytes (\u0001): bound the result too
 
 
 def quarantine_row(line: bytes, column: str, error: str) -> bytes:
     """A quarantined line as one JSON object; invalid UTF-8 is kept as replacement characters."""
     text = line.decode("utf-8", "replace")
-    if len(text) > _MAX_QUARANTINE_TEXT:
-        text = text[:_MAX_QUARANTINE_TEXT]
-        error += f" (line truncated to {_MAX_QUARANTINE_TEXT} characters in quarantine)"
-    return orjson.dumps({"line": text, "column": column, "error": error})
+    limit = _MAX_QUARANTINE_TEXT
+    while True:
+        note = f" (line truncated to {limit} characters in quarantine)" if len(text) > limit else ""
+        row = orjson.dumps({"line": text[:limit], "column": column, "error": error + note})
+        if len(row) <= _MAX_QUARANTINE_BYTES:
+            return row
+        limit = limit * _MAX_QUARANTINE_BYTES // len(row)
 
 
 def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
@@ -133,6 +137,7 @@ def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
         try:
             head = orjson.loads(blob[pos + len(MAGIC) : nl])
             length = int(head["len"])
+            count = int(head["n"])
             header = RecordHeader(
                 datasource=str(head["ds"]),
                 workspace=str(head["ws"]),
@@ -147,7 +152,7 @@ def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
         if len(body) != length:
             raise FramingError(f"record at byte {pos} is truncated")
         rows = body.split(b"\n")[:-1]
-        if len(rows) != int(head["n"]):
-            raise FramingError(f"record at byte {pos} holds {len(rows)} rows, its header says {head['n']}")
+        if len(rows) != count:
+            raise FramingError(f"record at byte {pos} holds {len(rows)} rows, its header says {count}")
         yield DecodedRecord(header, rows)
         pos = nl + 1 + length

@@ -38,7 +38,7 @@ STATUS: dict[type[LakegateError], int] = {
 def status_of(error: LakegateError) -> int:
     for cls in type(error).__mro__:
         if cls in STATUS:
-            return STATUS[cls]  # type: ignore[index]
+            return STATUS[cls]
     return 500
 
 

@@ -91,11 +91,14 @@ def parse_jsonpath(jsonpath: str) -> tuple[str, ...]:
     if not jsonpath.startswith("$"):
         raise InvalidRequest(f"Invalid jsonpath '{jsonpath}': it must start with '$'")
     steps: list[str] = []
-    for m in re.finditer(r"\.\[?'((?:[^'\\]|\\.)*)'\]|\.([^.\[]+)|\[:\]|\['((?:[^'\\]|\\.)*)'\]", jsonpath[1:]):
+    for m in re.finditer(
+        r"\.\[?'((?:[^'\\]|\\.)*)'\]|\.([^.\[]+)|\[:\]|\['((?:[^'\\]|\\.)*)'\]", jsonpath[1:]
+    ):
         if m.group(0) == ARRAY_STEP:
             steps.append(ARRAY_STEP)
         else:
-            steps.append(m.group(1) if m.group(1) is not None else m.group(2) or m.group(3) or "")
+            quoted = m.group(1) if m.group(1) is not None else m.group(3)
+            steps.append(re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else m.group(2))
     if not steps:
         raise InvalidRequest(f"Invalid jsonpath '{jsonpath}'")
     return tuple(steps)
@@ -104,7 +107,9 @@ def parse_jsonpath(jsonpath: str) -> tuple[str, ...]:
 def format_jsonpath(keys: Iterable[str]) -> str:
     out = ["$"]
     for k in keys:
-        out.append(f".{k}" if _IDENT.fullmatch(k) else ".['{}']".format(k.replace("'", "\\'")))
+        out.append(
+            f".{k}" if _IDENT.fullmatch(k) else ".['{}']".format(k.replace("\\", "\\\\").replace("'", "\\'"))
+        )
     return "".join(out)
 
 
@@ -117,13 +122,14 @@ def column_name(keys: Iterable[str]) -> str:
 class _Seen:
     """What inference has learned about one flattened field so far."""
 
-    __slots__ = ("array", "base", "count", "nulls")
+    __slots__ = ("array", "base", "count", "empty_array", "nulls")
 
     def __init__(self) -> None:
         self.base: str | None = None
         self.array = False
         self.count = 0
         self.nulls = 0
+        self.empty_array = False
 
     def add(self, base: str | None, array: bool) -> None:
         self.count += 1
@@ -132,13 +138,18 @@ class _Seen:
             return
         if self.base is None:
             self.base, self.array = base, array
+            if self.empty_array and not array:
+                self.base = "String"
         elif self.array != array:
             self.base, self.array = "String", False
         else:
             self.base = widen(self.base, base)
 
 
-def _walk(obj: Mapping[str, Any], prefix: tuple[str, ...], seen: dict[tuple[str, ...], _Seen], depth: int) -> None:
+def _walk(
+    obj: Mapping[str, Any], prefix: tuple[str, ...], seen: dict[tuple[str, ...], _Seen], depth: int
+) -> None:
+    base: str | None
     for key, value in obj.items():
         path = (*prefix, key)
         if value.__class__ is dict:
@@ -157,10 +168,13 @@ def _walk(obj: Mapping[str, Any], prefix: tuple[str, ...], seen: dict[tuple[str,
                 base = kinds.pop() if kinds else None
             array = True
             if base is None:
-                # An empty array says nothing of its element type: count it as null-ish.
+                # An empty array says nothing of its element type, but it is an array.
                 s = seen.setdefault(path, _Seen())
                 s.count += 1
                 s.nulls += 1
+                if s.base is not None and not s.array:
+                    s.base = "String"
+                s.empty_array = True
                 continue
         else:
             base, array = infer_scalar(value), False
@@ -180,8 +194,12 @@ def infer(name: str, rows: Iterable[Mapping[str, Any]], max_columns: int, max_de
             )
     columns: list[Column] = []
     used: set[str] = set()
+    # A field that is an object in some rows and a value in others: only String holds both.
+    parents = {path[:i] for path in seen for i in range(1, len(path))}
     for path, s in seen.items():
         base = s.base or "String"
+        if path in parents:
+            base, s.array = "String", False
         ctype = ColumnType(base, nullable=(s.count < total or s.nulls > 0) and not s.array, array=s.array)
         cname = column_name(path)
         while cname in used:
@@ -190,5 +208,7 @@ def infer(name: str, rows: Iterable[Mapping[str, Any]], max_columns: int, max_de
         jsonpath = format_jsonpath(path) + ("[:]" if s.array else "")
         columns.append(Column(cname, str(ctype), jsonpath))
     if not columns:
-        raise InvalidRequest(f"Cannot create Data Source '{name}': the rows have no fields to infer a schema from")
+        raise InvalidRequest(
+            f"Cannot create Data Source '{name}': the rows have no fields to infer a schema from"
+        )
     return DataSource(name=name, columns=tuple(columns), sorting_key=())

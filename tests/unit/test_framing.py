@@ -1,0 +1,256 @@
+"""Firehose record framing: packing rows into records and records into calls, and reading them back."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from lakegate.framing import (
+    MAX_CALL_BYTES,
+    MAX_CALL_RECORDS,
+    MAX_RECORD_BYTES,
+    DecodedRecord,
+    FramingError,
+    Record,
+    RecordHeader,
+    batch_calls,
+    decode_records,
+    frame_rows,
+    quarantine_row,
+)
+
+HEADER = RecordHeader("events", "ws1", False, "req-1", 1_700_000_000_123, 2)
+QHEADER = RecordHeader("events", "ws1", True, "req-1", 1_700_000_000_123, 2)
+ROOM = MAX_RECORD_BYTES - 1024  # what rows may use in one record, newlines included
+
+
+def _row(i: int, size: int = 100) -> bytes:
+    """A distinct row of exactly `size` bytes."""
+    head = b'{"i":%06d,"pad":"' % i
+    return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+# --- frame_rows -----------------------------------------------------------------------------------
+
+
+def test_frame_rows_exact_bytes() -> None:
+    assert frame_rows(HEADER, [b'{"a":1}', b'{"a":2}']) == [
+        Record(
+            b'LG1 {"ds":"events","ws":"ws1","q":0,"rid":"req-1","t":1700000000123,"sv":2,"n":2,"len":16}\n'
+            b'{"a":1}\n{"a":2}\n',
+            2,
+        )
+    ]
+
+
+def test_frame_rows_quarantine_header() -> None:
+    (record,) = frame_rows(QHEADER, [b"{}"])
+    assert record.data == (
+        b'LG1 {"ds":"events","ws":"ws1","q":1,"rid":"req-1","t":1700000000123,"sv":2,"n":1,"len":3}\n{}\n'
+    )
+
+
+def test_frame_rows_no_rows_no_records() -> None:
+    assert frame_rows(HEADER, []) == []
+
+
+def test_frame_rows_packs_greedily() -> None:
+    # Given rows that take 100,000 bytes each with their newline: exactly 10 fit the room of a record
+    rows = [_row(i, 99_999) for i in range(25)]
+    # When framed
+    records = frame_rows(HEADER, rows)
+    # Then records are filled before a new one is started, in order, and none is over the limit
+    assert [r.rows for r in records] == [10, 10, 5]
+    assert all(len(r.data) <= MAX_RECORD_BYTES for r in records)
+    decoded = [row for rec in decode_records(b"".join(r.data for r in records)) for row in rec.rows]
+    assert decoded == rows
+
+
+def test_frame_rows_a_row_that_fills_the_room_alone() -> None:
+    fits = b"x" * (ROOM - 1)
+    records = frame_rows(HEADER, [b"a", fits, b"b"])
+    assert [r.rows for r in records] == [1, 1, 1]
+    assert all(len(r.data) <= MAX_RECORD_BYTES for r in records)
+
+
+def test_frame_rows_refuses_a_row_that_cannot_fit_a_record() -> None:
+    with pytest.raises(FramingError) as info:
+        frame_rows(HEADER, [b"a", b"x" * ROOM])
+    assert str(info.value) == f"a row of {ROOM} bytes cannot fit a Firehose record"
+
+
+def test_five_megabytes_of_rows_become_several_calls() -> None:
+    # Given 50,000 rows of 100 bytes (5 MB)
+    rows = [_row(i) for i in range(50_000)]
+    # When framed and grouped into PutRecordBatch calls
+    records = frame_rows(HEADER, rows)
+    calls = batch_calls(records)
+    # Then 10,128 rows (101 bytes each with the newline) fill each record, 4 records fill a 4 MiB call
+    assert [r.rows for r in records] == [10_128, 10_128, 10_128, 10_128, 9_488]
+    assert all(len(r.data) <= MAX_RECORD_BYTES for r in records)
+    assert [len(c) for c in calls] == [4, 1]
+    assert all(len(c) <= MAX_CALL_RECORDS and sum(len(r.data) for r in c) <= MAX_CALL_BYTES for c in calls)
+    assert [r for c in calls for r in c] == records
+    assert [row for rec in decode_records(b"".join(r.data for r in records)) for row in rec.rows] == rows
+
+
+# --- batch_calls ----------------------------------------------------------------------------------
+
+
+def test_batch_calls_at_most_500_records_per_call() -> None:
+    records = [Record(b"r%d" % i, 1) for i in range(1_200)]
+    calls = batch_calls(records)
+    assert [len(c) for c in calls] == [500, 500, 200]
+    assert [r for c in calls for r in c] == records
+
+
+def test_batch_calls_at_most_4_mib_per_call() -> None:
+    records = [Record(bytes(1_000_000), 1) for _ in range(9)]
+    assert [len(c) for c in batch_calls(records)] == [4, 4, 1]
+
+
+def test_batch_calls_exactly_4_mib_is_one_call() -> None:
+    records = [Record(bytes(MAX_CALL_BYTES // 4), 1) for _ in range(4)]
+    assert [len(c) for c in batch_calls(records)] == [4]
+    assert [len(c) for c in batch_calls([*records, Record(b"x", 1)])] == [4, 1]
+
+
+def test_batch_calls_no_records_no_calls() -> None:
+    assert batch_calls([]) == []
+
+
+# --- decode_records -------------------------------------------------------------------------------
+
+
+def test_decode_records_round_trips_rows_and_quarantine_byte_for_byte() -> None:
+    # Given accepted rows with odd spacing, escapes and non-ASCII text, and quarantined lines
+    accepted = [
+        b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}',
+        b'{ "city" :"M\\u00e1laga" , "n":1.50 }',
+        '{"city":"Málaga 🌞"}'.encode(),
+        b" [] ",
+    ]
+    quarantined = [
+        quarantine_row(b"[1,2]", "", "the line is not a JSON object"),
+        quarantine_row(b'{"a":\xff}', "", "invalid JSON: x"),
+        quarantine_row(b'{"city": 1}', "city", "value '1' on column 'city' is not Date"),
+    ]
+    other = RecordHeader("other_ds", "ws2", False, "req-2", 5, 1)
+    records = [*frame_rows(HEADER, accepted), *frame_rows(QHEADER, quarantined), *frame_rows(other, [b"{}"])]
+    # When the records are concatenated as Firehose does, and decoded
+    decoded = list(decode_records(b"".join(r.data for r in records)))
+    # Then each record comes back with its header and its rows byte for byte
+    assert decoded == [
+        DecodedRecord(HEADER, accepted),
+        DecodedRecord(QHEADER, quarantined),
+        DecodedRecord(other, [b"{}"]),
+    ]
+
+
+def test_decode_records_empty_blob() -> None:
+    assert list(decode_records(b"")) == []
+
+
+GOOD = frame_rows(HEADER, [b'{"a":1}', b'{"a":2}'])[0].data
+
+
+def _with_header(head: dict[str, object], payload: bytes = b'{"a":1}\n') -> bytes:
+    return b"LG1 " + orjson.dumps(head) + b"\n" + payload
+
+
+@pytest.mark.parametrize(
+    ("blob", "message"),
+    [
+        (b"XYZ", "no record header at byte 0"),
+        (b"\n" + GOOD, "no record header at byte 0"),
+        (b'LG1 {"ds":"events"', "unterminated record header at byte 0"),
+        (GOOD[:-1], "record at byte 0 is truncated"),
+        (GOOD[:-9], "record at byte 0 is truncated"),
+        (GOOD + b"garbage", f"no record header at byte {len(GOOD)}"),
+        (GOOD + GOOD[:40], f"unterminated record header at byte {len(GOOD)}"),
+        (GOOD.replace(b'"n":2', b'"n":3'), "record at byte 0 holds 2 rows, its header says 3"),
+        (GOOD.replace(b'"len":16', b'"len":15'), "record at byte 0 holds 1 rows, its header says 2"),
+    ],
+)
+def test_decode_records_corrupt_blobs(blob: bytes, message: str) -> None:
+    with pytest.raises(FramingError) as info:
+        list(decode_records(blob))
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize(
+    "blob",
+    [
+        b"LG1 {nope\n",
+        b"LG1 [1,2]\n",
+        _with_header({"ws": "w", "q": 0, "rid": "r", "t": 1, "sv": 1, "n": 1, "len": 8}),
+        _with_header({"ds": "d", "ws": "w", "q": 0, "rid": "r", "t": "soon", "sv": 1, "n": 1, "len": 8}),
+    ],
+    ids=["not-json", "not-object", "no-ds", "bad-time"],
+)
+def test_decode_records_bad_header(blob: bytes) -> None:
+    with pytest.raises(FramingError) as info:
+        list(decode_records(blob))
+    assert str(info.value).startswith("bad record header at byte 0: ")
+
+
+def test_decode_records_header_without_row_count() -> None:
+    blob = _with_header({"ds": "d", "ws": "w", "q": 0, "rid": "r", "t": 1, "sv": 1, "len": 8})
+    with pytest.raises(FramingError):
+        list(decode_records(blob))
+
+
+def test_decode_records_yields_good_records_before_a_corrupt_one() -> None:
+    records = decode_records(GOOD + b"garbage")
+    assert next(records) == DecodedRecord(HEADER, [b'{"a":1}', b'{"a":2}'])
+    with pytest.raises(FramingError):
+        next(records)
+
+
+# --- quarantine_row -------------------------------------------------------------------------------
+
+
+def test_quarantine_row_exact_bytes() -> None:
+    assert quarantine_row(b'{"a":', "", "invalid JSON: x") == (
+        b'{"line":"{\\"a\\":","column":"","error":"invalid JSON: x"}'
+    )
+
+
+def test_quarantine_row_keeps_invalid_utf8_as_replacement_characters() -> None:
+    row = quarantine_row(b"\xff\xfeab\xc3", "city", "e")
+    assert row == '{"line":"\ufffd\ufffdab\ufffd","column":"city","error":"e"}'.encode()
+    assert orjson.loads(row)["line"] == "\ufffd\ufffdab\ufffd"
+
+
+def test_quarantine_row_truncates_huge_lines_and_says_so() -> None:
+    row = orjson.loads(quarantine_row(b"x" * 300_000, "", "invalid JSON: y"))
+    assert row == {
+        "line": "x" * 200_000,
+        "column": "",
+        "error": "invalid JSON: y (line truncated to 200000 characters in quarantine)",
+    }
+
+
+def test_quarantine_row_keeps_a_line_at_the_truncation_limit_whole() -> None:
+    row = orjson.loads(quarantine_row(b"x" * 200_000, "", "e"))
+    assert row == {"line": "x" * 200_000, "column": "", "error": "e"}
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b"x" * 1_000_000,
+        b'"' * 1_000_000,
+        b"\xff" * 1_000_000,
+        "🌞".encode() * 250_000,
+        pytest.param(
+            b"\x01" * 1_000_000,
+            id="control-characters",
+        ),
+    ],
+)
+def test_quarantine_row_of_any_accepted_line_fits_one_record(line: bytes) -> None:
+    # Lines up to MAX_LINE_BYTES (1,000,000) reach quarantine whole: their entry must still frame.
+    row = quarantine_row(line, "", "invalid JSON: unexpected character")
+    (record,) = frame_rows(QHEADER, [row])
+    assert len(record.data) <= MAX_RECORD_BYTES
