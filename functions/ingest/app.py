@@ -94,7 +94,8 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
         )
         request_id = event.request_context.request_id or app.lambda_context.aws_request_id
         logger.append_keys(datasource=name, workspace=token.workspace_id, wait=wait, import_id=request_id)
-        result = service.ingestor.ingest(token, name, data, request_id)
+        time_left = app.lambda_context.get_remaining_time_in_millis() / 1000
+        result = service.ingestor.ingest(token, name, data, request_id, time_left)
         metrics.add_metric(name="SuccessfulRows", unit=MetricUnit.Count, value=result.successful_rows)
         metrics.add_metric(name="QuarantinedRows", unit=MetricUnit.Count, value=result.quarantined_rows)
         metrics.add_metric(name="BytesReceived", unit=MetricUnit.Bytes, value=len(raw))

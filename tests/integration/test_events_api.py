@@ -250,3 +250,37 @@ def test_concurrent_creators_converge_on_one_schema(lake: Lake) -> None:
 
     assert lake.datasource("events_test") == before
     assert body_of(resp) == {"successful_rows": 0, "quarantined_rows": 1}
+
+
+def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(lake: Lake) -> None:
+    from lakegate import clients
+    from lakegate.framing import MAX_CALL_BYTES, MAX_CALL_RECORDS, MAX_RECORD_BYTES
+
+    # Given ~5 MB of rows, gzip-compressed as a client would send them
+    rows = [b'{"i": %d, "pad": "%s"}' % (i, b"x" * 200) for i in range(25_000)]
+    data = b"\n".join(rows) + b"\n"
+    assert len(data) > 5_000_000
+    firehose = clients.firehose()
+    real = firehose.put_record_batch
+    calls: list[list[bytes]] = []
+
+    def spy(**kwargs: object) -> object:
+        calls.append([r["Data"] for r in kwargs["Records"]])  # type: ignore[attr-defined]
+        return real(**kwargs)  # type: ignore[arg-type]
+
+    firehose.put_record_batch = spy  # type: ignore[method-assign]
+    try:
+        resp = lake.post(gzip.compress(data), headers={"content-encoding": "gzip"})
+    finally:
+        firehose.put_record_batch = real  # type: ignore[method-assign]
+
+    # Then several calls went out, none over a limit, and every row landed exactly once
+    assert resp["statusCode"] == 202, resp
+    assert body_of(resp) == {"successful_rows": 25_000, "quarantined_rows": 0}
+    assert len(calls) >= 2
+    for call in calls:
+        assert len(call) <= MAX_CALL_RECORDS
+        assert sum(map(len, call)) <= MAX_CALL_BYTES
+        assert all(len(record) <= MAX_RECORD_BYTES for record in call)
+    assert sorted(row for _, _, row in landed(lake)) == sorted(rows)
+    assert len(lake.raw_objects()) == len(calls)

@@ -322,3 +322,28 @@ def test_part_delivered_is_partially_inserted_with_detail() -> None:
     )
     assert info.value.detail == {"inserted_rows": 2, "failed_rows": 1}
     assert [rec.rows for rec in h.sent()] == [[CHICAGO, MADRID]]
+
+
+# --- the invocation's remaining time ----------------------------------------------------------------
+
+
+def test_retries_stop_in_time_to_answer_before_the_lambda_times_out() -> None:
+    # Given Firehose refuses the record once and only 1.02 s of the invocation remain
+    h = _existing()
+    h.sink.fail_next = [{0}]
+    # When the batch is sent, the budget left after the answer margin is too short for a retry
+    with pytest.raises(Unavailable):
+        h.ingestor.ingest(make_token(ADMIN), NAME, SEED, "req-1", time_left=1.02)
+    # Then it gave up without sleeping past the margin
+    assert sum(h.sleep.delays) <= 0.02
+    assert h.sink.records == []
+
+
+def test_plenty_of_time_left_keeps_the_configured_budget(no_jitter: None) -> None:
+    h = _existing()
+    h.sink.fail_next = [{0}, {0}]
+
+    result = h.ingestor.ingest(make_token(ADMIN), NAME, SEED, "req-1", time_left=14.0)
+
+    assert result.successful_rows == 2
+    assert h.sleep.delays == [0.05, 0.1]

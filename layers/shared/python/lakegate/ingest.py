@@ -15,6 +15,10 @@ from lakegate.schema import DataSource, infer
 from lakegate.sink import RecordSink
 
 
+# Seconds kept back from the invocation's remaining time to answer before Lambda's timeout.
+_ANSWER_MARGIN = 1.0
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_line_bytes: int = 1_000_000
@@ -51,7 +55,10 @@ class Ingestor:
             v = self._validators[key] = compile_validator(ds)
         return v
 
-    def ingest(self, token: Token, name: str, body: bytes, request_id: str) -> IngestResult:
+    def ingest(
+        self, token: Token, name: str, body: bytes, request_id: str, time_left: float | None = None
+    ) -> IngestResult:
+        """`time_left` is what remains of the invocation: retries stop in time to answer."""
         workspace = token.workspace_id
         ds = self.registry.get(workspace, name)
         created = False
@@ -79,7 +86,10 @@ class Ingestor:
             if not checked.accepted and not checked.rejected:
                 raise InvalidRequest("The request body has no rows: send one JSON object per line (NDJSON)")
         records = self._frame(workspace, ds, checked, request_id)
-        delivery = deliver(records, self.sink, self.limits.send_budget_seconds, self.clock, self.sleep)
+        budget = self.limits.send_budget_seconds
+        if time_left is not None:
+            budget = max(0.0, min(budget, time_left - _ANSWER_MARGIN))
+        delivery = deliver(records, self.sink, budget, self.clock, self.sleep)
         total = len(checked.accepted) + len(checked.rejected)
         if delivery.sent_rows == 0:
             raise Unavailable("The service is temporarily unavailable: no rows were inserted, retry later")
