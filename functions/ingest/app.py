@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,13 +13,15 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakegate import body, clients
-from lakegate.auth import authorize, hash_token, token_from_request
+from lakegate import body, clients, limits
+from lakegate.auth import Token, authorize, hash_token, token_from_request
 from lakegate.config import Settings
 from lakegate.errors import Forbidden, LakegateError, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
 from lakegate.ingest import Ingestor, Limits
-from lakegate.registry import CachedRegistry, DynamoRegistry
+from lakegate.limits import Decision, DynamoRateLimiter, RateLimiter, scopes_for
+from lakegate.refs import DynamoRefStore, RefStore
+from lakegate.registry import CachedRegistry, DynamoRegistry, Registry
 from lakegate.schema import validate_name
 from lakegate.sink import FirehoseSink
 from lakegate.tokens import CachedTokenStore, DynamoTokenStore, TokenStore
@@ -36,6 +39,9 @@ class Service:
 
     settings: Settings
     tokens: TokenStore
+    registry: Registry
+    limiter: RateLimiter
+    refs: RefStore
     ingestor: Ingestor
 
     @classmethod
@@ -53,7 +59,30 @@ class Service:
             send_budget_seconds=settings.send_budget_seconds,
         )
         sink = FirehoseSink(settings.delivery_stream, clients.firehose())
-        return cls(settings, tokens, Ingestor(registry, sink, limits, time.time, time.sleep))
+        limiter = DynamoRateLimiter(settings.rate_limits_table, ddb)
+        refs = DynamoRefStore(settings.refs_table, ddb)
+        ingestor = Ingestor(registry, sink, refs, limits, time.time, time.sleep)
+        return cls(settings, tokens, registry, limiter, refs, ingestor)
+
+    def admit(
+        self, headers: Mapping[str, str], query: Mapping[str, str], name: str
+    ) -> tuple[Token, Decision]:
+        """Who is asking, and whether their window has room: 403/404, then 429. Nothing is read yet."""
+        now = time.time()
+        plain = token_from_request(headers, query)
+        if plain is None:
+            raise Forbidden("Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'")
+        token = authorize(self.tokens.get(hash_token(plain)), self.settings.cluster_id, now)
+        validate_name(name)
+        ds = self.registry.get(token.workspace_id, name)
+        scopes = scopes_for(
+            token,
+            name,
+            ds.rate_limit if ds else 0,
+            self.settings.datasource_rate_limit,
+            self.settings.workspace_rate_limit,
+        )
+        return token, limits.check(self.limiter, scopes, now)
 
 
 def _json(status: int, payload: bytes, headers: dict[str, str] | None = None) -> Response[str]:
@@ -78,12 +107,19 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
         event = app.current_event
         query = event.query_string_parameters or {}
         headers = event.headers or {}
-        now = time.time()
-        plain = token_from_request(headers, query)
-        if plain is None:
-            raise Forbidden("Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'")
-        token = authorize(service.tokens.get(hash_token(plain)), service.settings.cluster_id, now)
-        name = validate_name(query.get("name"))
+        token, decision = service.admit(headers, query, validate_name(query.get("name")))
+        try:
+            return _ingest(token, query["name"], decision)
+        except LakegateError as e:
+            e.headers.update(decision.headers())
+            raise
+        except StoreUnavailable as e:
+            raise _unavailable(e, decision) from e
+
+    def _ingest(token: Token, name: str, decision: Decision) -> Response[str]:
+        event = app.current_event
+        query = event.query_string_parameters or {}
+        headers = event.headers or {}
         wait = query.get("wait", "false").lower() in ("true", "1")
         raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
         data = body.decode(
@@ -95,7 +131,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
         request_id = event.request_context.request_id or app.lambda_context.aws_request_id
         logger.append_keys(datasource=name, workspace=token.workspace_id, wait=wait, import_id=request_id)
         time_left = app.lambda_context.get_remaining_time_in_millis() / 1000
-        result = service.ingestor.ingest(token, name, data, request_id, time_left)
+        result = service.ingestor.ingest(token, name, data, request_id, wait=wait, time_left=time_left)
         metrics.add_metric(name="SuccessfulRows", unit=MetricUnit.Count, value=result.successful_rows)
         metrics.add_metric(name="QuarantinedRows", unit=MetricUnit.Count, value=result.quarantined_rows)
         metrics.add_metric(name="BytesReceived", unit=MetricUnit.Bytes, value=len(raw))
@@ -106,14 +142,15 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
                 "quarantined_rows": result.quarantined_rows,
                 "bytes": len(raw),
                 "decompressed_bytes": len(data),
+                "duplicate_rows": result.duplicate_rows,
                 "created_datasource": result.created,
                 "firehose_calls": result.delivery.calls,
             },
         )
-        payload = orjson.dumps(
-            {"successful_rows": result.successful_rows, "quarantined_rows": result.quarantined_rows}
-        )
-        return _json(200 if wait else 202, payload)
+        answer = {"successful_rows": result.successful_rows, "quarantined_rows": result.quarantined_rows}
+        if result.duplicate_rows:
+            answer["duplicate_rows"] = result.duplicate_rows
+        return _json(200 if wait else 202, orjson.dumps(answer), decision.headers())
 
     def domain_error(e: LakegateError) -> Response[str]:
         status, payload, headers = error_response(e)
@@ -122,10 +159,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
         return _json(status, payload, headers)
 
     def store_unavailable(e: StoreUnavailable) -> Response[str]:
-        logger.warning("store unavailable", extra={"reason": str(e)})
-        return domain_error(
-            Unavailable("The service is temporarily unavailable: no rows were inserted, retry later")
-        )
+        return domain_error(_unavailable(e, None))
 
     def unexpected(e: Exception) -> Response[str]:
         logger.exception("unexpected error")
@@ -137,6 +171,14 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     app.exception_handler(StoreUnavailable)(store_unavailable)
     app.exception_handler(Exception)(unexpected)
     return app
+
+
+def _unavailable(e: StoreUnavailable, decision: Decision | None) -> Unavailable:
+    logger.warning("store unavailable", extra={"reason": str(e)})
+    error = Unavailable("The service is temporarily unavailable: no rows were inserted, retry later")
+    if decision is not None:
+        error.headers.update(decision.headers())
+    return error
 
 
 _app: APIGatewayHttpResolver | None = None

@@ -98,7 +98,7 @@ def test_budget_exhausted_reports_failed_rows(bounds: list[float]) -> None:
     # When delivering
     result = deliver(RECORDS, sink, 1.0, clock, sleep)
     # Then it sleeps 0.05+0.1+0.2+0.4 = 0.75 s, stops as the next 0.8 s would pass the deadline, and says so
-    assert result == Delivery(sent_rows=0, failed_rows=9, calls=5)
+    assert result == Delivery(sent_rows=0, failed_rows=9, calls=5, failed=tuple(RECORDS))
     assert result.complete is False
     assert sleep.delays == [0.05, 0.1, 0.2, 0.4]
     assert clock.now == pytest.approx(100.75)

@@ -352,6 +352,9 @@ def test_datasource_to_dict() -> None:
         sorting_key=("date", "n"),
         partition_key="toYYYYMM(date)",
         ttl="date + INTERVAL 1 DAY",
+        dedup_key="$.id",
+        dedup_window_seconds=86400,
+        rate_limit=50,
     )
     assert ds.to_dict() == {
         "name": "events",
@@ -363,7 +366,19 @@ def test_datasource_to_dict() -> None:
         "sorting_key": ["date", "n"],
         "partition_key": "toYYYYMM(date)",
         "ttl": "date + INTERVAL 1 DAY",
+        "dedup_key": "$.id",
+        "dedup_window_seconds": 86400,
+        "rate_limit": 50,
     }
+
+
+def test_effective_dedup_key_defaults_to_ref_only_when_a_column_reads_it() -> None:
+    with_ref = DataSource("e", (Column("ref", "String", "$.ref"),))
+    without = DataSource("e", (Column("id", "String", "$.id"),))
+
+    assert with_ref.effective_dedup_key == "$.ref"
+    assert without.effective_dedup_key == ""
+    assert DataSource("e", without.columns, dedup_key="$.id").effective_dedup_key == "$.id"
 
 
 def test_datasource_round_trips_through_json() -> None:

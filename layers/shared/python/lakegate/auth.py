@@ -42,6 +42,9 @@ class Token:
     name: str = ""
     expires_at: float | None = None
     revoked: bool = False
+    # Per-token overrides of the requests/s a data source and the workspace take (0 = default).
+    datasource_rate_limit: int = 0
+    workspace_rate_limit: int = 0
 
     @classmethod
     def from_item(cls, item: Mapping[str, object]) -> Token:
@@ -56,6 +59,8 @@ class Token:
             name=str(item.get("name", "")),
             expires_at=float(expires) if expires is not None else None,  # type: ignore[arg-type]
             revoked=bool(item.get("revoked", False)),
+            datasource_rate_limit=int(item.get("datasource_rate_limit", 0)),  # type: ignore[call-overload]
+            workspace_rate_limit=int(item.get("workspace_rate_limit", 0)),  # type: ignore[call-overload]
         )
 
     def is_live(self, now: float) -> bool:

@@ -59,6 +59,8 @@ class Settings:
     # Time the request may spend retrying Firehose before answering 503.
     send_budget_seconds: float = 8.0
     cors_allow_origin: str = "*"
+    datasource_rate_limit: int = 100
+    workspace_rate_limit: int = 1000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,4 +80,6 @@ class Settings:
             max_json_depth=_int(e, "MAX_JSON_DEPTH", 32),
             send_budget_seconds=_float(e, "SEND_BUDGET_SECONDS", 8.0),
             cors_allow_origin=e.get("CORS_ALLOW_ORIGIN", "") or "*",
+            datasource_rate_limit=_int(e, "DATASOURCE_RATE_LIMIT", 100),
+            workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", 1000),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import Record, batch_calls
@@ -21,6 +21,8 @@ class Delivery:
     sent_rows: int
     failed_rows: int
     calls: int
+    # The records still refused at the end, so a caller can release what they held.
+    failed: tuple[Record, ...] = field(default=(), compare=False)
 
     @property
     def complete(self) -> bool:
@@ -60,4 +62,4 @@ def deliver(
         if clock() + delay >= deadline:
             break
         sleep(delay)
-    return Delivery(sent_rows, sum(r.rows for r in pending), calls)
+    return Delivery(sent_rows, sum(r.rows for r in pending), calls, tuple(pending))

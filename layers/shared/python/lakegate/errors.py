@@ -9,6 +9,8 @@ class LakegateError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+        # Headers the answer carries whatever the error (the rate-limit figures, once known).
+        self.headers: dict[str, str] = {}
 
 
 class InvalidRequest(LakegateError):

@@ -48,7 +48,7 @@ def error_body(message: str, **extra: Any) -> bytes:
 
 def error_response(error: LakegateError) -> tuple[int, bytes, dict[str, str]]:
     """Status, body and extra headers for a domain error."""
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(error.headers)
     extra: dict[str, Any] = {}
     if isinstance(error, RateLimited | Unavailable):
         headers["Retry-After"] = str(error.retry_after)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lakegate.auth import Token
+from lakegate.dedup import deduplicate
 from lakegate.delivery import Delivery, deliver
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
 from lakegate.framing import Record, RecordHeader, frame_rows, quarantine_row
+from lakegate.refs import RefStore
 from lakegate.registry import Registry
 from lakegate.rows import CheckedBatch, Validator, check, compile_validator, parse, parse_and_check
 from lakegate.schema import DataSource, infer
 from lakegate.sink import RecordSink
-
 
 # Seconds kept back from the invocation's remaining time to answer before Lambda's timeout.
 _ANSWER_MARGIN = 1.0
@@ -29,10 +30,11 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class IngestResult:
-    """What the client is told: rows accepted and rows quarantined (and whether the source is new)."""
+    """What the client is told: rows accepted, quarantined and dropped as duplicates."""
 
     successful_rows: int
     quarantined_rows: int
+    duplicate_rows: int
     created: bool
     delivery: Delivery
 
@@ -43,6 +45,7 @@ class Ingestor:
 
     registry: Registry
     sink: RecordSink
+    refs: RefStore
     limits: Limits
     clock: Callable[[], float]
     sleep: Callable[[float], None]
@@ -56,9 +59,72 @@ class Ingestor:
         return v
 
     def ingest(
-        self, token: Token, name: str, body: bytes, request_id: str, time_left: float | None = None
+        self,
+        token: Token,
+        name: str,
+        body: bytes,
+        request_id: str,
+        wait: bool = False,
+        time_left: float | None = None,
     ) -> IngestResult:
-        """`time_left` is what remains of the invocation: retries stop in time to answer."""
+        """Validate, deduplicate (wait=true), send. `time_left` bounds the retries so we answer in time.
+
+        With wait=true, rows whose key is claimed and then not acknowledged have their claims
+        released before answering, so the client's retry of the same request lands them once.
+        """
+        workspace = token.workspace_id
+        ds, checked, created = self._check(token, name, body)
+        rows, keys, duplicates = checked.accepted, [], 0
+        dedup_key = ds.effective_dedup_key
+        if wait and dedup_key and rows:
+            dd = deduplicate(
+                rows,
+                dedup_key,
+                workspace,
+                ds.name,
+                ds.dedup_window_seconds,
+                self.refs,
+                request_id,
+                self.clock(),
+            )
+            rows, keys, duplicates = dd.rows, dd.keys, dd.duplicates
+        now_ms = int(self.clock() * 1000)
+        accepted = frame_rows(RecordHeader(ds.name, workspace, False, request_id, now_ms, ds.version), rows)
+        quarantine = self._quarantine(workspace, ds, checked, request_id, now_ms)
+        budget = self.limits.send_budget_seconds
+        if time_left is not None:
+            budget = max(0.0, min(budget, time_left - _ANSWER_MARGIN))
+        try:
+            delivery = deliver(accepted + quarantine, self.sink, budget, self.clock, self.sleep)
+        except BaseException:
+            self._release(keys, request_id)
+            raise
+        if not delivery.complete:
+            self._release(_keys_of(delivery.failed, accepted, keys), request_id)
+            if delivery.sent_rows == 0:
+                raise Unavailable(
+                    "The service is temporarily unavailable: no rows were inserted, retry later"
+                )
+            total = len(rows) + len(checked.rejected)
+            raise PartiallyInserted(
+                f"Only {delivery.sent_rows} of {total} rows were inserted"
+                + (
+                    ": the rows not inserted were released, retrying the same request inserts only them"
+                    if keys
+                    else ": retrying the whole request may duplicate rows"
+                ),
+                {"inserted_rows": delivery.sent_rows, "failed_rows": delivery.failed_rows}
+                | ({"duplicate_rows": duplicates} if duplicates else {}),
+            )
+        return IngestResult(len(rows), len(checked.rejected), duplicates, created, delivery)
+
+    def _release(self, keys: Sequence[str | None], owner: str) -> None:
+        held = [k for k in keys if k is not None]
+        if held:
+            self.refs.release(held, owner)
+
+    def _check(self, token: Token, name: str, body: bytes) -> tuple[DataSource, CheckedBatch, bool]:
+        """The data source (created by inference when allowed) and the batch checked against it."""
         workspace = token.workspace_id
         ds = self.registry.get(workspace, name)
         created = False
@@ -85,30 +151,31 @@ class Ingestor:
             checked = parse_and_check(body, self._validator(workspace, ds), self.limits.max_line_bytes)
             if not checked.accepted and not checked.rejected:
                 raise InvalidRequest("The request body has no rows: send one JSON object per line (NDJSON)")
-        records = self._frame(workspace, ds, checked, request_id)
-        budget = self.limits.send_budget_seconds
-        if time_left is not None:
-            budget = max(0.0, min(budget, time_left - _ANSWER_MARGIN))
-        delivery = deliver(records, self.sink, budget, self.clock, self.sleep)
-        total = len(checked.accepted) + len(checked.rejected)
-        if delivery.sent_rows == 0:
-            raise Unavailable("The service is temporarily unavailable: no rows were inserted, retry later")
-        if not delivery.complete:
-            raise PartiallyInserted(
-                f"Only {delivery.sent_rows} of {total} rows were inserted: retrying the whole request "
-                "may duplicate rows",
-                {"inserted_rows": delivery.sent_rows, "failed_rows": delivery.failed_rows},
-            )
-        return IngestResult(len(checked.accepted), len(checked.rejected), created, delivery)
+        return ds, checked, created
 
-    def _frame(self, workspace: str, ds: DataSource, checked: CheckedBatch, request_id: str) -> list[Record]:
-        now_ms = int(self.clock() * 1000)
-        records: list[Record] = []
-        if checked.accepted:
-            header = RecordHeader(ds.name, workspace, False, request_id, now_ms, ds.version)
-            records += frame_rows(header, checked.accepted)
-        if checked.rejected:
-            header = RecordHeader(ds.name, workspace, True, request_id, now_ms, ds.version)
-            rows = [quarantine_row(r.line, r.column, r.error) for r in checked.rejected]
-            records += frame_rows(header, rows)
-        return records
+    def _quarantine(
+        self, workspace: str, ds: DataSource, checked: CheckedBatch, request_id: str, now_ms: int
+    ) -> list[Record]:
+        if not checked.rejected:
+            return []
+        header = RecordHeader(ds.name, workspace, True, request_id, now_ms, ds.version)
+        return frame_rows(header, [quarantine_row(r.line, r.column, r.error) for r in checked.rejected])
+
+
+def _keys_of(
+    failed: Sequence[Record], accepted: Sequence[Record], keys: Sequence[str | None]
+) -> list[str | None]:
+    """The keys of the rows in the failed records (records hold consecutive rows, in order)."""
+    if not keys:
+        return []
+    starts: dict[int, int] = {}
+    offset = 0
+    for rec in accepted:
+        starts[id(rec)] = offset
+        offset += rec.rows
+    out: list[str | None] = []
+    for rec in failed:
+        start = starts.get(id(rec))
+        if start is not None:
+            out.extend(keys[start : start + rec.rows])
+    return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from lakegate.column_types import ColumnType, infer_scalar, parse_type, widen
@@ -43,7 +43,18 @@ class DataSource:
     sorting_key: tuple[str, ...] = ()
     partition_key: str = ""
     ttl: str = ""
-    extra: Mapping[str, Any] = field(default_factory=dict)
+    # Exactly-once for wait=true: the jsonpath of the row's idempotency key ("" = `$.ref` if a
+    # column reads `$.ref`, else none) and how long a key stays taken (0 = for ever).
+    dedup_key: str = ""
+    dedup_window_seconds: int = 0
+    # Requests per second for this data source (0 = the deployment's default).
+    rate_limit: int = 0
+
+    @property
+    def effective_dedup_key(self) -> str:
+        if self.dedup_key:
+            return self.dedup_key
+        return "$.ref" if any(c.jsonpath == "$.ref" for c in self.columns) else ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -57,6 +68,9 @@ class DataSource:
             "sorting_key": list(self.sorting_key),
             "partition_key": self.partition_key,
             "ttl": self.ttl,
+            "dedup_key": self.dedup_key,
+            "dedup_window_seconds": self.dedup_window_seconds,
+            "rate_limit": self.rate_limit,
         }
 
     @classmethod
@@ -71,6 +85,9 @@ class DataSource:
             sorting_key=tuple(d.get("sorting_key", ())),
             partition_key=str(d.get("partition_key", "")),
             ttl=str(d.get("ttl", "")),
+            dedup_key=str(d.get("dedup_key", "")),
+            dedup_window_seconds=int(d.get("dedup_window_seconds", 0)),
+            rate_limit=int(d.get("rate_limit", 0)),
         )
 
 

@@ -1,0 +1,77 @@
+"""Exactly-once for `wait=true`: which rows carry an idempotency key, and which of them may be sent.
+
+A row's key is the value at the data source's dedup jsonpath; rows without one are sent as they
+are. A key seen twice in one batch is sent once (the first row wins); a key another request holds
+is not sent. Both count as duplicates. Keys are namespaced by workspace and data source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import orjson
+
+from lakegate.errors import StoreUnavailable
+from lakegate.refs import Claim, RefStore
+from lakegate.schema import ARRAY_STEP, parse_jsonpath
+
+
+@dataclass(frozen=True, slots=True)
+class Deduplicated:
+    """The rows to send, the key each holds (None: no key), and how many were dropped as duplicates."""
+
+    rows: list[bytes]
+    keys: list[str | None]
+    duplicates: int
+
+
+def key_of(row: object, path: tuple[str, ...]) -> str | None:
+    """The row's key as text, or None when absent, null, or not a scalar."""
+    v = row
+    for step in path:
+        if not isinstance(v, dict):
+            return None
+        v = v.get(step)
+    if v is None or isinstance(v, dict | list):
+        return None
+    return v if isinstance(v, str) else orjson.dumps(v).decode()
+
+
+def ref_key(workspace: str, datasource: str, key: str) -> str:
+    return f"{workspace}#{datasource}#{key}"
+
+
+def deduplicate(
+    lines: Sequence[bytes],
+    jsonpath: str,
+    workspace: str,
+    datasource: str,
+    window_seconds: int,
+    refs: RefStore,
+    owner: str,
+    now: float,
+) -> Deduplicated:
+    """Claim every keyed row's key for `owner`; keep the rows whose key this request won."""
+    path = tuple(s for s in parse_jsonpath(jsonpath) if s != ARRAY_STEP)
+    keys = [key_of(orjson.loads(line), path) for line in lines]
+    expires = int(now) + window_seconds if window_seconds else None
+    first: dict[str, int] = {}
+    for i, k in enumerate(keys):
+        if k is not None:
+            first.setdefault(ref_key(workspace, datasource, k), i)
+    try:
+        taken = refs.claim([Claim(key, "", expires) for key in first], owner, now)
+    except StoreUnavailable:
+        # Some chunks may be ours already: give them back (only ours: release checks the owner).
+        refs.release(list(first), owner)
+        raise
+    rows: list[bytes] = []
+    kept: list[str | None] = []
+    for i, (line, k) in enumerate(zip(lines, keys, strict=True)):
+        full = ref_key(workspace, datasource, k) if k is not None else None
+        if full is not None and (first[full] != i or full in taken):
+            continue
+        rows.append(line)
+        kept.append(full)
+    return Deduplicated(rows, kept, len(lines) - len(rows))
