@@ -1,0 +1,82 @@
+"""wait=true deduplication on an in-memory ref store: within a batch, across requests, expiry, failure."""
+
+from __future__ import annotations
+
+import pytest
+
+from lakegate.dedup import deduplicate, key_of
+from lakegate.errors import StoreUnavailable
+from lakegate.refs import Claim, MemoryRefStore
+
+A1 = b'{"ref": "a", "v": 1}'
+A2 = b'{"ref": "a", "v": 2}'
+B = b'{"ref": "b"}'
+NOREF = b'{"v": 3}'
+NOW = 1_000.0
+
+
+def run(refs: MemoryRefStore, lines: list[bytes], owner: str = "req-1", window: int = 0, now: float = NOW):
+    return deduplicate(lines, "$.ref", "ws", "ds", window, refs, owner, now)
+
+
+def test_first_row_of_a_key_wins_within_a_batch_and_rows_without_a_key_pass() -> None:
+    refs = MemoryRefStore()
+
+    out = run(refs, [A1, B, A2, NOREF])
+
+    assert out.rows == [A1, B, NOREF]
+    assert out.keys == ["ws#ds#a", "ws#ds#b", None]
+    assert out.duplicates == 1
+    assert set(refs.items) == {"ws#ds#a", "ws#ds#b"}
+
+
+def test_a_key_held_by_an_earlier_request_is_a_duplicate() -> None:
+    refs = MemoryRefStore()
+    run(refs, [A1], owner="req-1")
+
+    out = run(refs, [A2, B], owner="req-2")
+
+    assert out.rows == [B]
+    assert out.duplicates == 1
+    assert refs.items["ws#ds#a"][0] == "req-1"
+
+
+def test_an_expired_claim_counts_as_free() -> None:
+    refs = MemoryRefStore()
+    run(refs, [A1], owner="req-1", window=60, now=NOW)
+
+    assert run(refs, [A2], owner="req-2", window=60, now=NOW + 30).duplicates == 1
+    out = run(refs, [A2], owner="req-3", window=60, now=NOW + 61)
+    assert out.rows == [A2]
+    assert refs.items["ws#ds#a"] == ("req-3", "", int(NOW + 61) + 60)
+
+
+def test_a_failed_claim_gives_back_what_it_took() -> None:
+    class FailsOnSecondChunk(MemoryRefStore):
+        def claim(self, claims: object, owner: str, now: float) -> set[str]:
+            super().claim(list(claims)[:1], owner, now)  # type: ignore[call-overload]
+            raise StoreUnavailable("ref claim failed: ThrottlingError")
+
+    refs = FailsOnSecondChunk()
+    with pytest.raises(StoreUnavailable):
+        run(refs, [A1, B])
+
+    assert refs.items == {}
+
+
+@pytest.mark.parametrize(
+    ("row", "key"),
+    [({"ref": "x"}, "x"), ({"ref": 12}, "12"), ({"ref": None}, None), ({}, None), ({"ref": {"a": 1}}, None)],
+)
+def test_key_of(row: dict[str, object], key: str | None) -> None:
+    assert key_of(row, ("ref",)) == key
+
+
+def test_memory_store_release_only_frees_the_owners_keys() -> None:
+    refs = MemoryRefStore()
+    refs.claim([Claim("k1"), Claim("k2")], "me", NOW)
+    refs.claim([Claim("k3")], "other", NOW)
+
+    refs.release(["k1", "k3"], "me")
+
+    assert set(refs.items) == {"k2", "k3"}
