@@ -9,7 +9,6 @@ at the HTTP layer) >= 40%; cold import + client creation <= 200 ms.
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
 import os
@@ -21,28 +20,14 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import orjson
+import stubs
+from stubs import ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BYTES = 10_000_000  # ~10 MB, under the default 10 MiB decompressed cap
 REPEATS = 7
-ENV = {
-    "TOKENS_TABLE": "tokens",
-    "DATASOURCES_TABLE": "datasources",
-    "RATE_LIMITS_TABLE": "rate",
-    "REFS_TABLE": "refs",
-    "DELIVERY_STREAM": "stream",
-    "CLUSTER_ID": "bench",
-    "POWERTOOLS_METRICS_NAMESPACE": "Bench",
-    "POWERTOOLS_SERVICE_NAME": "lakegate",
-    "LOG_LEVEL": "WARNING",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "bench",
-    "AWS_SECRET_ACCESS_KEY": "bench",
-}
-TOKEN = "bench-token"
 
 
 def make_batch() -> bytes:
@@ -115,115 +100,20 @@ def core_path(body: bytes) -> Callable[[], object]:
     return run
 
 
-class _Raw:
-    """Just enough of urllib3's response for botocore."""
-
-    def __init__(self, body: bytes) -> None:
-        self._body = body
-
-    def stream(self, *_: object, **__: object) -> Any:
-        yield self._body
-
-    def read(self, *_: object) -> bytes:
-        return self._body
-
-
-def _count_records(body: bytes) -> int:
-    """The records in a PutRecordBatch body, hopping over each base64 value with memchr-speed finds:
-    parsing the ~13 MB of JSON would bill AWS's side of the call to the handler (~15 ms)."""
-    count, pos = 0, body.find(b'"Data"')
-    while pos >= 0:
-        count += 1
-        value = body.find(b'"', pos + len(b'"Data"')) + 1  # base64 holds no quote
-        pos = body.find(b'"Data"', body.find(b'"', value) + 1)
-    return count
-
-
-def _stub_aws(request: Any, **_: object) -> Any:
-    """Answer at the HTTP layer, after botocore has serialised the request (that cost is measured)."""
-    from botocore.awsrequest import AWSResponse, HTTPHeaders
-
-    target = request.headers.get("X-Amz-Target", b"")
-    target = target.decode() if isinstance(target, bytes) else target
-    if target.endswith("PutRecordBatch"):
-        n = _count_records(request.body)
-        body = orjson.dumps(
-            {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": "r"}] * n}
-        )
-    elif target.endswith("GetItem") and b'"token_hash"' in request.body:
-        from lakegate.auth import hash_token
-
-        body = orjson.dumps(
-            {
-                "Item": {
-                    "token_hash": {"S": hash_token(TOKEN)},
-                    "workspace_id": {"S": "ws"},
-                    "cluster": {"S": "bench"},
-                    "scopes": {"L": [{"S": "ADMIN"}]},
-                }
-            }
-        )
-    elif target.endswith("GetItem"):
-        body = orjson.dumps({"Item": _SCHEMA_ITEM}) if _SCHEMA_ITEM else b"{}"
-    elif target.endswith("UpdateItem"):  # a rate-limit counter: always the first hit of its window
-        body = orjson.dumps({"Attributes": {"n": {"N": "1"}}})
-    else:
-        body = b"{}"
-    headers = HTTPHeaders()
-    headers["Content-Type"] = "application/x-amz-json-1.1"
-    return AWSResponse(request.url, 200, headers, _Raw(body))
-
-
-_SCHEMA_ITEM: dict[str, Any] = {}
-
-
 def handler_path(body: bytes) -> Callable[[], object]:
     """The whole Lambda: API Gateway event with a gzip body, in and out of the real handler."""
     os.environ.update(ENV)
     import app
-    from lakegate import clients
     from lakegate.rows import parse
     from lakegate.schema import infer
 
-    ds = infer("flights", parse(body[:100_000], 1_000_000).objects, 500, 32)
-    _SCHEMA_ITEM.update(
-        {
-            "workspace_id": {"S": "ws"},
-            "name": {"S": "flights"},
-            "schema": {"S": orjson.dumps(ds.to_dict()).decode()},
-        }
+    stubs.stub_aws(infer("flights", parse(body[:100_000], 1_000_000).objects, 500, 32))
+    event = stubs.api_event(
+        gzip.compress(body, compresslevel=6), "name=flights", {"content-encoding": "gzip"}
     )
-    for client in (clients.dynamodb(), clients.firehose()):
-        client.meta.events.register("before-send", _stub_aws)
-    gz = gzip.compress(body, compresslevel=6)
-    event = {
-        "version": "2.0",
-        "routeKey": "POST /v0/events",
-        "rawPath": "/v0/events",
-        "rawQueryString": "name=flights",
-        "headers": {"authorization": f"Bearer {TOKEN}", "content-encoding": "gzip"},
-        "queryStringParameters": {"name": "flights"},
-        "requestContext": {
-            "http": {"method": "POST", "path": "/v0/events", "sourceIp": "127.0.0.1"},
-            "requestId": "bench",
-            "stage": "$default",
-        },
-        "body": base64.b64encode(gz).decode(),
-        "isBase64Encoded": True,
-    }
-
-    class Ctx:
-        function_name = "bench"
-        memory_limit_in_mb = 1024
-        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
-        aws_request_id = "bench"
-
-        @staticmethod
-        def get_remaining_time_in_millis() -> int:
-            return 30_000
 
     def run() -> object:
-        resp = app.lambda_handler(event, Ctx())
+        resp = app.lambda_handler(event, stubs.Context())
         assert resp["statusCode"] == 202, resp
         return resp
 
