@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import time
+from typing import Any
 
 import orjson
 import pytest
@@ -264,9 +265,9 @@ def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(lake: Lake) -> N
     real = firehose.put_record_batch
     calls: list[list[bytes]] = []
 
-    def spy(**kwargs: object) -> object:
-        calls.append([r["Data"] for r in kwargs["Records"]])  # type: ignore[attr-defined]
-        return real(**kwargs)  # type: ignore[arg-type]
+    def spy(**kwargs: Any) -> Any:
+        calls.append([r["Data"] for r in kwargs["Records"]])
+        return real(**kwargs)
 
     firehose.put_record_batch = spy  # type: ignore[method-assign]
     try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakegate.dedup import deduplicate, key_of
+from lakegate.dedup import Deduplicated, deduplicate, key_of
 from lakegate.errors import StoreUnavailable
 from lakegate.refs import Claim, MemoryRefStore
 
@@ -15,7 +15,9 @@ NOREF = b'{"v": 3}'
 NOW = 1_000.0
 
 
-def run(refs: MemoryRefStore, lines: list[bytes], owner: str = "req-1", window: int = 0, now: float = NOW):
+def run(
+    refs: MemoryRefStore, lines: list[bytes], owner: str = "req-1", window: int = 0, now: float = NOW
+) -> Deduplicated:
     return deduplicate(lines, "$.ref", "ws", "ds", window, refs, owner, now)
 
 

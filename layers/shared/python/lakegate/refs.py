@@ -23,6 +23,7 @@ from lakegate.errors import StoreUnavailable
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import TransactWriteItemTypeDef
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _MAX_ATTEMPTS = 6  # transaction conflicts and throttling, with backoff, before giving up
@@ -92,7 +93,7 @@ class DynamoRefStore:
                 raise unavailable(e, "ref claim") from e
         return taken
 
-    def _put(self, claim: Claim, owner: str, now: float) -> dict[str, Any]:
+    def _put(self, claim: Claim, owner: str, now: float) -> TransactWriteItemTypeDef:
         item: dict[str, Any] = {"pk": {"S": claim.key}, "owner": {"S": owner}}
         if claim.payload:
             item["payload"] = {"S": claim.payload}
@@ -134,7 +135,7 @@ class DynamoRefStore:
 
 
 def _reasons(e: ClientError) -> list[str]:
-    raw = e.response.get("CancellationReasons") or []  # type: ignore[typeddict-item]
+    raw = e.response.get("CancellationReasons") or []
     return [str(r.get("Code", "None")) for r in raw]
 
 
