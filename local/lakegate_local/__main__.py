@@ -11,14 +11,17 @@ from pathlib import Path
 from types import FrameType
 
 from lakegate_local import aws
+from lakegate_local.compactor_loop import CompactorLoop
 from lakegate_local.intrinsics import TemplateError
 from lakegate_local.routing import Router
 from lakegate_local.runtime import LocalFunction, lambda_environment
 from lakegate_local.server import ApiServer
-from lakegate_local.template import Stack, load_stack
+from lakegate_local.template import Function, Stack, load_function, load_stack
 
 REPO = Path(__file__).resolve().parents[2]
 READY = "lakegate local server ready"
+COMPACTOR = "CompactorFunction"
+QUERY_EXAMPLE = 'python -m lakegate_local.query "SELECT city, count(*) FROM events_test GROUP BY city"'
 
 
 def _port(name: str, default: int) -> int:
@@ -35,13 +38,25 @@ def _required(env: dict[str, str], name: str) -> str:
     return env[name]
 
 
-def _banner(api: str, endpoint: str, token: str, stack: Stack) -> str:
+def _interval() -> float:
+    raw = os.environ.get("COMPACT_INTERVAL_SECONDS", "")
+    try:
+        value = float(raw) if raw else 5.0
+    except ValueError:
+        raise SystemExit(f"COMPACT_INTERVAL_SECONDS must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"COMPACT_INTERVAL_SECONDS must be positive, got {raw!r}")
+    return value
+
+
+def _banner(api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float) -> str:
     stream = stack.raw_stream
     return f"""{READY}: api={api} aws={endpoint} bucket={stream.bucket}
   API:          {api}  ({", ".join(r.key for r in stack.function.routes)})
-  AWS endpoint: {endpoint}  (moto: S3, DynamoDB, Firehose; any credentials, region us-east-1)
+  AWS endpoint: {endpoint}  (moto: S3, DynamoDB, Firehose, Glue; any credentials, region us-east-1)
   Admin token:  {token}
   Bucket:       {stream.bucket}  (raw Firehose objects under {stream.listing_prefix})
+  Lake on disk: {lake}  (raw objects compacted to Parquet every {interval:g} s, mirrored here)
 
 Send an event (the Tinybird Events API reference's first example):
   curl -H "Authorization: Bearer {token}" -d '{{"date": "2020-04-05 00:05:38", "city": "Chicago"}}' \\
@@ -49,41 +64,15 @@ Send an event (the Tinybird Events API reference's first example):
 See what landed:
   AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {endpoint} --region us-east-1 \\
     s3 ls s3://{stream.bucket}/{stream.listing_prefix} --recursive
+  find {lake} -name '*.parquet'
+  {QUERY_EXAMPLE}
 Stop with Ctrl-C."""
 
 
-def main() -> int:
-    template = Path(os.environ.get("LAKEGATE_TEMPLATE") or REPO / "template.yaml")
-    try:
-        stack = load_stack(template)
-    except (OSError, TemplateError) as e:
-        print(f"cannot read {template}: {e}", file=sys.stderr)
-        return 1
-    env = stack.function.environment
-    tokens_table, cluster = _required(env, "TOKENS_TABLE"), _required(env, "CLUSTER_ID")
-
-    aws_port, api_port = _port("AWS_ENDPOINT_PORT", 4566), _port("PORT", 8000)
-    try:
-        local_aws = aws.start(aws_port)
-    except OSError as e:
-        print(f"cannot serve AWS on 127.0.0.1:{aws_port} ({e}): set AWS_ENDPOINT_PORT", file=sys.stderr)
-        return 1
-    try:
-        aws.create_resources(local_aws, stack)
-        token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(32)
-        aws.seed_admin_token(local_aws, tokens_table, cluster, token)
-        # Set before the handler is imported (on the first request), as Lambda sets it before a cold start.
-        os.environ.update(lambda_environment(stack.function, local_aws.endpoint))
-        function = LocalFunction(stack.function)
-        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), function)
-    except OSError as e:
-        local_aws.stop()
-        print(f"cannot serve the API on 127.0.0.1:{api_port} ({e}): set PORT", file=sys.stderr)
-        return 1
-    except BaseException:
-        local_aws.stop()
-        raise
-
+def _serve(
+    api: ApiServer, loop: CompactorLoop, interval: float, local_aws: aws.LocalAws, banner: str
+) -> None:
+    """Serve the API and run the compactor loop until SIGINT or SIGTERM, then stop both cleanly."""
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -93,13 +82,68 @@ def main() -> int:
     signal.signal(signal.SIGTERM, on_signal)
     serving = threading.Thread(target=api.serve_forever, name="api", daemon=True)
     serving.start()
-    print(_banner(api.url, local_aws.endpoint, token, stack), flush=True)
+    compacting = threading.Thread(target=loop.run, args=(stop, interval), name="compactor", daemon=True)
+    compacting.start()
+    print(banner, flush=True)
     try:
         stop.wait()
     finally:
         api.shutdown()
         api.server_close()
+        # Rows accepted just before the stop still land: one last round once the loop has finished its own.
+        compacting.join()
+        loop.run_once()
         local_aws.stop()
+
+
+def main() -> int:
+    template = Path(os.environ.get("LAKEGATE_TEMPLATE") or REPO / "template.yaml")
+    try:
+        stack = load_stack(template)
+        compactor: Function = load_function(template, COMPACTOR)
+    except (OSError, TemplateError) as e:
+        print(f"cannot read {template}: {e}", file=sys.stderr)
+        return 1
+    env = stack.function.environment
+    tokens_table, cluster = _required(env, "TOKENS_TABLE"), _required(env, "CLUSTER_ID")
+    lake_bucket, glue_database = (compactor.environment.get(k) for k in ("LAKE_BUCKET", "GLUE_DATABASE"))
+    if not lake_bucket or not glue_database:
+        print(f"template.yaml: {COMPACTOR} must set LAKE_BUCKET and GLUE_DATABASE", file=sys.stderr)
+        return 1
+    interval = _interval()
+    lake_dir = Path(os.environ.get("LAKE_DIR") or REPO / "lake").resolve()
+
+    aws_port, api_port = _port("AWS_ENDPOINT_PORT", 4566), _port("PORT", 8000)
+    try:
+        local_aws = aws.start(aws_port)
+    except OSError as e:
+        print(f"cannot serve AWS on 127.0.0.1:{aws_port} ({e}): set AWS_ENDPOINT_PORT", file=sys.stderr)
+        return 1
+    try:
+        aws.create_resources(local_aws, stack)
+        # The compactor's Glue database (AWS::Glue::Database in the template): tables appear as data lands.
+        local_aws.glue().create_database(DatabaseInput={"Name": glue_database})
+        token = os.environ.get("ADMIN_TOKEN") or secrets.token_urlsafe(32)
+        aws.seed_admin_token(local_aws, tokens_table, cluster, token)
+        # Set before the handler is imported (on the first request), as Lambda sets it before a cold start.
+        os.environ.update(lambda_environment(stack.function, local_aws.endpoint))
+        # Both handlers share this process's environment: the compactor's own variables are added.
+        for key, value in lambda_environment(compactor, local_aws.endpoint).items():
+            os.environ.setdefault(key, value)
+        function = LocalFunction(stack.function)
+        loop = CompactorLoop(LocalFunction(compactor), local_aws.s3(), lake_bucket, lake_dir, sys.stderr)
+        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), function)
+    except OSError as e:
+        local_aws.stop()
+        print(f"cannot serve the API on 127.0.0.1:{api_port} ({e}): set PORT", file=sys.stderr)
+        return 1
+    except BaseException:
+        local_aws.stop()
+        raise
+
+    _serve(
+        api, loop, interval, local_aws, _banner(api.url, local_aws.endpoint, token, stack, lake_dir, interval)
+    )
     print("lakegate local server stopped", flush=True)
     return 0
 

@@ -58,6 +58,9 @@ class LocalAws:
     def firehose(self) -> FirehoseClient:
         return self._client("firehose")  # type: ignore[no-any-return]
 
+    def glue(self) -> Any:
+        return self._client("glue")
+
     def stop(self) -> None:
         self.server.stop()
 

@@ -140,6 +140,19 @@ def load_stack(path: Path, function_id: str = "IngestFunction") -> Stack:
     return derive(cfn_yaml.load(path), function_id)
 
 
+def load_function(path: Path, function_id: str) -> Function:
+    """A function the local server runs on its own schedule, not behind the HTTP API (the compactor)."""
+    template = cfn_yaml.load(path)
+    intrinsics = Intrinsics(template, physical_name, PSEUDO)
+    resource = (template.get("Resources") or {}).get(function_id) or {}
+    if resource.get("Type") != FUNCTION:
+        raise TemplateError(f"the template declares no {FUNCTION} named {function_id}")
+    globals_ = _Properties((template.get("Globals") or {}).get("Function") or {}, intrinsics)
+    return _function(
+        function_id, globals_, _Properties(resource.get("Properties") or {}, intrinsics), routed=False
+    )
+
+
 def derive(template: Mapping[str, Any], function_id: str = "IngestFunction") -> Stack:
     intrinsics = Intrinsics(template, physical_name, PSEUDO)
     resources: Mapping[str, Any] = template.get("Resources") or {}
@@ -236,7 +249,7 @@ def _stream(logical_id: str, props: _Properties) -> DeliveryStream:
     )
 
 
-def _function(logical_id: str, globals_: _Properties, own: _Properties) -> Function:
+def _function(logical_id: str, globals_: _Properties, own: _Properties, routed: bool = True) -> Function:
     def setting(key: str, default: Any) -> Any:
         return own.get(key, globals_.get(key, default))
 
@@ -255,7 +268,7 @@ def _function(logical_id: str, globals_: _Properties, own: _Properties) -> Funct
         timeout_seconds=int(setting("Timeout", _DEFAULT_TIMEOUT)),
         memory_mb=int(setting("MemorySize", _DEFAULT_MEMORY)),
         environment={k: _env_value(v) for k, v in variables.items()},
-        routes=_routes(logical_id, own.nested("Events")),
+        routes=_routes(logical_id, own.nested("Events")) if routed else (),
     )
 
 

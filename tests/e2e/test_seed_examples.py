@@ -17,12 +17,15 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 
 if TYPE_CHECKING:
@@ -120,6 +123,7 @@ class LocalServer:
     s3: S3Client
     bucket: str
     workdir: Path
+    stderr: Path
 
 
 def _free_port() -> int:
@@ -151,7 +155,9 @@ def _wait_ready(process: subprocess.Popen[str], lines: queue.Queue[str], stderr:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
     workdir = tmp_path_factory.mktemp("seeds")
     api_port, aws_port, token = _free_port(), _free_port(), "e2e-admin-token"
-    paths = [str(REPO / p) for p in ("layers/shared/python", "functions/ingest", "local")]
+    paths = [
+        str(REPO / p) for p in ("layers/shared/python", "functions/ingest", "functions/compactor", "local")
+    ]
     # An inherited PYTHONPATH comes first, as PYTHONPATH does: it can put a stand-in handler in front.
     inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
     env = os.environ | {
@@ -160,6 +166,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
         "ADMIN_TOKEN": token,
         "PYTHONPATH": os.pathsep.join([*inherited, *paths]),
         "PYTHONUNBUFFERED": "1",
+        # The compactor's disk mirror goes beside the test's files, not into the repository's lake/.
+        "LAKE_DIR": str(workdir / "lake"),
+        "COMPACT_INTERVAL_SECONDS": "0.5",
     }
     stderr = workdir / "server.stderr"
     with stderr.open("w") as err:
@@ -186,7 +195,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalServer]:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
-        yield LocalServer(api, token, s3, bucket, workdir)
+        yield LocalServer(api, token, s3, bucket, workdir, stderr)
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -254,3 +263,28 @@ def test_example(server: LocalServer, example: Example) -> None:
     landed = b"".join(data for key, data in _raw_objects(server).items() if key not in before)
     for row in example.rows:
         assert row in landed, f"{row!r} is in no new object under raw/"
+
+
+def test_rows_are_compacted_to_parquet_and_mirrored_to_disk(server: LocalServer) -> None:
+    # Given a row sent to a data source of its own
+    row = b'{"city":"Lisbon","n":1}'
+    request = urllib.request.Request(
+        f"{server.api}/v0/events?name=e2e_compacted",
+        data=row,
+        headers={"Authorization": f"Bearer {server.token}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 202
+
+    # When the compactor loop has had a few rounds, Then its Parquet is in the bucket and on disk
+    deadline = time.monotonic() + 30
+    files: list[Path] = []
+    while not files and time.monotonic() < deadline:
+        time.sleep(0.2)
+        files = list((server.workdir / "lake" / "datasources" / "e2e_compacted").rglob("part-*.parquet"))
+    assert files, server.stderr.read_text()
+    (path,) = files
+    assert path.relative_to(server.workdir / "lake").parts[2].startswith("date=")
+    assert pq.read_table(path).to_pylist() == [{"city": "Lisbon", "n": 1}]
+    key = path.relative_to(server.workdir / "lake").as_posix()
+    assert server.s3.get_object(Bucket=server.bucket, Key=key)["Body"].read() == path.read_bytes()

@@ -6,11 +6,12 @@
 from __future__ import annotations
 
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_firehose import FirehoseClient
+    from mypy_boto3_s3 import S3Client
 
 
 def _config(max_attempts: int) -> object:
@@ -42,3 +43,15 @@ def dynamodb() -> DynamoDBClient:
 def firehose() -> FirehoseClient:
     # Delivery retries refused records itself (lakegate.delivery), inside the request's budget.
     return _session().create_client("firehose", config=_config(1))  # type: ignore[attr-defined, no-any-return]
+
+
+@cache
+def s3() -> S3Client:
+    # The compactor's reads and writes are idempotent: botocore's own retries are safe here.
+    return _session().create_client("s3", config=_config(3))  # type: ignore[attr-defined, no-any-return]
+
+
+@cache
+def glue() -> Any:
+    # No mypy-boto3-glue stubs are pinned: the catalog adapter is typed against its own narrow use.
+    return _session().create_client("glue", config=_config(3))  # type: ignore[attr-defined]

@@ -68,6 +68,33 @@ class DynamoRegistry:
             raise unavailable(e, "data source creation") from e
         return ds
 
+    def evolve(self, workspace: str, ds: DataSource) -> DataSource:
+        """Store `ds` (version N + 1) only over version N; return whichever is stored, so racing
+        writers see the winner and merge their own change into it."""
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key={"workspace_id": {"S": workspace}, "name": {"S": ds.name}},
+                UpdateExpression="SET #s = :schema, #v = :new",
+                ConditionExpression="#v = :old",
+                ExpressionAttributeNames={"#s": "schema", "#v": "version"},
+                ExpressionAttributeValues={
+                    ":schema": {"S": orjson.dumps(ds.to_dict()).decode()},
+                    ":new": {"N": str(ds.version)},
+                    ":old": {"N": str(ds.version - 1)},
+                },
+            )
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise unavailable(e, "data source update") from e
+            winner = self.get(workspace, ds.name)
+            if winner is None:
+                raise unavailable(e, "data source update") from e
+            return winner
+        except BotoCoreError as e:
+            raise unavailable(e, "data source update") from e
+        return ds
+
 
 class MemoryRegistry:
     """A dict registry for unit tests; `create` converges like the real one."""
@@ -80,6 +107,16 @@ class MemoryRegistry:
 
     def create(self, workspace: str, ds: DataSource) -> DataSource:
         return self.items.setdefault((workspace, ds.name), ds)
+
+    def evolve(self, workspace: str, ds: DataSource) -> DataSource:
+        """Like the real one: stored only over version `ds.version - 1`."""
+        current = self.items.get((workspace, ds.name))
+        if current is not None and current.version == ds.version - 1:
+            self.items[(workspace, ds.name)] = ds
+            return ds
+        if current is None:
+            raise KeyError((workspace, ds.name))
+        return current
 
 
 class CachedRegistry:

@@ -1,0 +1,104 @@
+"""CompactorFunction: objects created under `raw/` -> Parquet under `datasources/`. Thin: keys in, outcomes logged.
+
+Named `compactor_app`, not `app`, so it and the ingest handler can share one path in tests and locally.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lakegate import clients
+from lakegate.catalog import GlueCatalog
+from lakegate.compactor import Compactor, Outcome
+from lakegate.config import ConfigError
+from lakegate.objects import S3ObjectStore
+from lakegate.registry import DynamoRegistry
+
+logger = Logger()
+metrics = Metrics()
+_compactor: tuple[str, Compactor] | None = None
+
+
+def _required(name: str) -> str:
+    value = os.environ.get(name, "")
+    if not value:
+        raise ConfigError(f"environment variable {name} is required")
+    return value
+
+
+def _service() -> tuple[str, Compactor]:
+    """The lake bucket and a compactor on it, built once per warm Lambda."""
+    global _compactor  # noqa: PLW0603 - one per warm Lambda, built on the first event
+    if _compactor is None:
+        bucket = _required("LAKE_BUCKET")
+        # Uncached on purpose: a stale schema would land rows without their newest columns.
+        registry = DynamoRegistry(_required("DATASOURCES_TABLE"), clients.dynamodb())
+        catalog = GlueCatalog(_required("GLUE_DATABASE"), bucket, clients.glue())
+        _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog))
+    return _compactor
+
+
+def keys_of(event: dict[str, Any], bucket: str) -> list[str]:
+    """The object keys of an event: EventBridge's `Object Created` (as deployed) or an S3 notification.
+    S3 notifications URL-encode keys (`+` for a space); EventBridge does not."""
+    if event.get("detail-type") == "Object Created":
+        detail = event["detail"]
+        records = [(str(detail["bucket"]["name"]), str(detail["object"]["key"]))]
+    else:
+        records = [
+            (str(r["s3"]["bucket"]["name"]), unquote_plus(r["s3"]["object"]["key"]))
+            for r in event.get("Records", [])
+        ]
+    for name, _ in records:
+        if name != bucket:
+            raise ValueError(f"event for bucket {name!r}, this function compacts {bucket!r}")
+    return [key for _, key in records]
+
+
+def _report(outcome: Outcome) -> None:
+    if outcome.error:
+        # Alarmed on (template.yaml): the object is kept under errors/ for an operator.
+        metrics.add_metric(name="UnreadableRawObjects", unit=MetricUnit.Count, value=1)
+        logger.error("raw object set aside", extra={"key": outcome.source_key, "reason": outcome.error})
+        return
+    if outcome.catalog_error:
+        # The rows are landed; the tables catch up on the next object of these data sources.
+        metrics.add_metric(name="CatalogSyncFailures", unit=MetricUnit.Count, value=1)
+        logger.warning(
+            "catalog not updated", extra={"key": outcome.source_key, "reason": outcome.catalog_error}
+        )
+    metrics.add_metric(name="LandedRows", unit=MetricUnit.Count, value=outcome.rows)
+    metrics.add_metric(name="LandedQuarantinedRows", unit=MetricUnit.Count, value=outcome.quarantined_rows)
+    metrics.add_metric(name="LandedFiles", unit=MetricUnit.Count, value=len(outcome.files))
+    logger.info(
+        "raw object landed",
+        extra={
+            "key": outcome.source_key,
+            "rows": outcome.rows,
+            "quarantined_rows": outcome.quarantined_rows,
+            "files": list(outcome.files),
+        },
+    )
+
+
+@metrics.log_metrics
+# clear_state: keys a previous event appended never leak into this one's lines.
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    bucket, compactor = _service()
+    outcomes = []
+    for key in keys_of(event, bucket):
+        outcomes.append(compactor.process(key))
+        _report(outcomes[-1])
+    return {
+        "objects": len(outcomes),
+        "rows": sum(o.rows for o in outcomes),
+        "quarantined_rows": sum(o.quarantined_rows for o in outcomes),
+        "unreadable": sum(1 for o in outcomes if o.error),
+    }

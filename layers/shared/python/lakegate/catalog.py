@@ -1,0 +1,158 @@
+"""The Glue catalog: one table per data source and one per its quarantine, with partition projection, so
+Athena reads new partitions with no crawler. Derived from the registry schema, never written by hand.
+
+Partition columns are named `ingestion_date`/`ingestion_hour` (or `partition_day`, ...) in Glue while the
+folders stay `date=`/`hour=`: `storage.location.template` maps one to the other, and a data source with
+its own `date` column (as Tinybird's examples have) does not clash with its partition column in Athena.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lakegate.column_types import ColumnType
+from lakegate.compactor import PREFIX, QUARANTINE_SUFFIX, partition_column
+from lakegate.errors import StoreUnavailable
+from lakegate.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.schema import DataSource
+
+VERSION_PARAMETER = "lakegate.schema_version"
+_GLUE_SCALARS = {
+    "String": "string",
+    "Int8": "tinyint",
+    "Int16": "smallint",
+    "Int32": "int",
+    "Int64": "bigint",
+    # Unsigned types widen to the next signed one; UInt64 as Spark and Trino read Parquet's UINT_64.
+    "UInt8": "smallint",
+    "UInt16": "int",
+    "UInt32": "bigint",
+    "UInt64": "decimal(20,0)",
+    "Float32": "float",
+    "Float64": "double",
+    "Bool": "boolean",
+    "Date": "date",
+    "DateTime": "timestamp",
+    "DateTime64": "timestamp",
+}
+_PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
+}
+# Folder, Glue column, and the projection of each partition scheme the compactor writes.
+_INGESTION = (
+    ("date", "ingestion_date", {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"}),
+    ("hour", "ingestion_hour", {"type": "integer", "range": "0,23", "digits": "2"}),
+)
+_BY_COLUMN = {
+    "toDate": ("day", "partition_day", {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"}),
+    "toYYYYMM": ("month", "partition_month", {"type": "date", "format": "yyyyMM", "interval.unit": "MONTHS"}),
+    "toYear": ("year", "partition_year", {"type": "date", "format": "yyyy", "interval.unit": "YEARS"}),
+}
+# Projected dates run from here to now: Athena enumerates only what a query's filter keeps.
+_FIRST_DATE = {"yyyy-MM-dd": "2000-01-01", "yyyyMM": "200001", "yyyy": "2000"}
+
+
+def glue_type(t: ColumnType) -> str:
+    scalar = _GLUE_SCALARS[t.base]
+    return f"array<{scalar}>" if t.array else scalar
+
+
+def table_name(name: str) -> str:
+    """Glue keeps table names in lower case."""
+    return name.lower()
+
+
+def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[str, str]], ...]:
+    """The partition scheme of the compactor (`compactor._column_partitions`), as Glue projections."""
+    scheme = None if quarantine else partition_column(ds)
+    return _INGESTION if scheme is None else (_BY_COLUMN[scheme[0]],)
+
+
+def table_input(ds: DataSource, bucket: str, quarantine: bool = False) -> dict[str, Any]:
+    """Glue's TableInput for a data source's Parquet (or its quarantine's)."""
+    name = ds.name + (QUARANTINE_SUFFIX if quarantine else "")
+    location = f"s3://{bucket}/{PREFIX}{name}/"
+    if quarantine:
+        columns = [{"Name": c.name, "Type": "string"} for c in ds.columns]
+        columns += [
+            {"Name": LINE, "Type": "string"},
+            {"Name": ERROR_COLUMN, "Type": "array<string>"},
+            {"Name": ERROR, "Type": "array<string>"},
+            {"Name": IMPORT_ID, "Type": "string"},
+            {"Name": INSERTION_DATE, "Type": "timestamp"},
+        ]
+    else:
+        columns = [{"Name": c.name, "Type": glue_type(c.parsed_type)} for c in ds.columns]
+    parameters = {
+        "classification": "parquet",
+        "parquet.compression": "ZSTD",
+        "projection.enabled": "true",
+        VERSION_PARAMETER: str(ds.version),
+        "storage.location.template": location
+        + "/".join(f"{folder}=${{{column}}}" for folder, column, _ in _partitions(ds, quarantine)),
+    }
+    for _, column, projection in _partitions(ds, quarantine):
+        for key, value in projection.items():
+            parameters[f"projection.{column}.{key}"] = value
+        if projection["type"] == "date":
+            parameters[f"projection.{column}.range"] = f"{_FIRST_DATE[projection['format']]},NOW"
+    return {
+        "Name": table_name(name),
+        "TableType": "EXTERNAL_TABLE",
+        "Parameters": parameters,
+        "PartitionKeys": [{"Name": column, "Type": "string"} for _, column, _ in _partitions(ds, quarantine)],
+        "StorageDescriptor": {"Columns": columns, "Location": location, **_PARQUET},
+    }
+
+
+class Catalog(Protocol):
+    def sync(self, ds: DataSource) -> None:
+        """Make the data source's tables (and its quarantine's) match `ds`."""
+        ...
+
+
+class GlueCatalog:
+    """Creates or updates the two tables of a data source when its schema version is new to it.
+    Versions already synced are remembered for the warm Lambda: one Glue call per new version."""
+
+    def __init__(self, database: str, bucket: str, client: Any) -> None:
+        self._database = database
+        self._bucket = bucket
+        self._client = client
+        self._synced: dict[str, int] = {}
+
+    def sync(self, ds: DataSource) -> None:
+        if self._synced.get(ds.name, 0) >= ds.version:
+            return
+        try:
+            for quarantine in (False, True):
+                self._put(table_input(ds, self._bucket, quarantine), ds.version)
+        except (ClientError, BotoCoreError) as e:
+            code = (
+                e.response.get("Error", {}).get("Code", "")
+                if isinstance(e, ClientError)
+                else type(e).__name__
+            )
+            raise StoreUnavailable(f"catalog update failed: {code}") from e
+        self._synced[ds.name] = ds.version
+
+    def _put(self, table: Mapping[str, Any], version: int) -> None:
+        try:
+            current = self._client.get_table(DatabaseName=self._database, Name=table["Name"])["Table"]
+        except ClientError as e:
+            if e.response.get("Error", {}).get("Code") != "EntityNotFoundException":
+                raise
+            try:
+                self._client.create_table(DatabaseName=self._database, TableInput=table)
+                return
+            except ClientError as race:  # another compactor created it first: update it below
+                if race.response.get("Error", {}).get("Code") != "AlreadyExistsException":
+                    raise
+                current = self._client.get_table(DatabaseName=self._database, Name=table["Name"])["Table"]
+        if int(current.get("Parameters", {}).get(VERSION_PARAMETER, "0")) < version:
+            self._client.update_table(DatabaseName=self._database, TableInput=table)

@@ -1,0 +1,297 @@
+"""The compactor's core: one raw Firehose object in, Parquet files per data source and partition out.
+
+`compact` is pure: bytes and the registry in, named Arrow tables out. `Compactor` drives it over any
+`ObjectStore` (the handler passes S3). No boto3 here.
+Output names derive from the input key and the group, so a retried object overwrites its own files
+and never lands a row twice.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+import zlib
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+import orjson
+import pyarrow as pa
+
+from lakegate.errors import StoreUnavailable
+from lakegate.evolution import SchemaStore, evolve
+from lakegate.framing import DecodedRecord, FramingError, decode_records
+from lakegate.objects import ObjectStore
+from lakegate.parquet import (
+    Converted,
+    QuarantineEntry,
+    fast_table,
+    parse_lines,
+    quarantine_table,
+    rows_to_table,
+    sort_table,
+    to_parquet,
+)
+from lakegate.schema import DataSource
+
+if TYPE_CHECKING:
+    from lakegate.catalog import Catalog
+
+PREFIX = "datasources/"
+QUARANTINE_SUFFIX = "_quarantine"
+ERRORS_PREFIX = "errors/"
+PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
+GZIP_MAGIC = b"\x1f\x8b"
+# Hive's name for the partition of a null value; Athena, Spark and DuckDB all read it as null.
+NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+_PARTITION_FORMATS = {"toDate": ("day", "%Y-%m-%d"), "toYYYYMM": ("month", "%Y%m"), "toYear": ("year", "%Y")}
+_PARTITION_EXPR = re.compile(r"(?:(toDate|toYYYYMM|toYear)\()?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)?")
+
+
+class UnreadableObject(Exception):
+    """A raw object that is not gzip'd or plain framing: nothing in it can be trusted to land."""
+
+
+def read_raw(blob: bytes) -> list[DecodedRecord]:
+    """Every record of a raw object, gzip'd (Firehose in AWS) or plain (moto): sniffed by the magic bytes."""
+    try:
+        if blob.startswith(GZIP_MAGIC):
+            blob = gzip.decompress(blob)  # handles concatenated members too
+        return list(decode_records(blob))
+    except (OSError, EOFError, zlib.error) as e:
+        raise UnreadableObject(f"not a readable gzip object: {e}") from e
+    except FramingError as e:
+        raise UnreadableObject(f"not lakegate framing: {e}") from e
+
+
+@dataclass(frozen=True, slots=True)
+class LandedFile:
+    """One Parquet file to write: where, and the rows (already sorted)."""
+
+    key: str
+    datasource: str
+    quarantine: bool
+    partition: str
+    table: pa.Table
+    # The registry schema the rows landed with (None: the data source is not in the registry).
+    schema: DataSource | None = None
+
+    def body(self) -> bytes:
+        return to_parquet(self.table)
+
+
+@dataclass(slots=True)
+class _Group:
+    """The rows of one (workspace, data source) in a raw object, with each row's ingest facts."""
+
+    lines: list[bytes] = field(default_factory=list)
+    ingested_ms: list[int] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    quarantined: list[QuarantineEntry] = field(default_factory=list)
+    # The schema versions the rows were checked against at ingest.
+    versions: set[int] = field(default_factory=set)
+
+
+def ingestion_partition(ms: int) -> str:
+    """The default partition: ingestion date and hour, UTC."""
+    t = datetime.fromtimestamp(ms / 1000, UTC)
+    return f"date={t:%Y-%m-%d}/hour={t:%H}"
+
+
+def partition_column(ds: DataSource) -> tuple[str, str] | None:
+    """(function, column) when the data source partitions by a Date/DateTime column of its own (`col`,
+    `toDate(col)`, `toYYYYMM(col)`, `toYear(col)`); None: by ingestion date and hour (also for any other key)."""
+    m = _PARTITION_EXPR.fullmatch(ds.partition_key.strip())
+    column = next((c for c in ds.columns if m and c.name == m.group(2)), None)
+    if m is None or column is None or column.parsed_type.base not in ("Date", "DateTime", "DateTime64"):
+        return None
+    return m.group(1) or "toDate", column.name
+
+
+def _ingestion_partitions(ms: Sequence[int]) -> list[str]:
+    """Per row; worked out once per ingestion time (a record's rows share one)."""
+    names: dict[int, str] = {}
+    return [names[t] if t in names else names.setdefault(t, ingestion_partition(t)) for t in ms]
+
+
+def _column_partitions(ds: DataSource, table: pa.Table) -> list[str] | None:
+    scheme = partition_column(ds)
+    if scheme is None:
+        return None
+    label, fmt = _PARTITION_FORMATS[scheme[0]]
+    values: list[date | None] = table.column(scheme[1]).to_pylist()
+    return [f"{label}={NULL_PARTITION if v is None else v.strftime(fmt)}" for v in values]
+
+
+def part_key(source_key: str, workspace: str, name: str, partition: str) -> str:
+    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input and the group."""
+    digest = hashlib.sha256(f"{source_key}\n{workspace}\n{name}\n{partition}".encode()).hexdigest()[:24]
+    return f"{PREFIX}{name}/{partition}/part-{digest}.parquet"
+
+
+def error_key(source_key: str) -> str:
+    """Where an unreadable raw object is kept for an operator: beside the lake, never under `raw/`."""
+    return ERRORS_PREFIX + source_key
+
+
+def _group(records: Sequence[DecodedRecord]) -> dict[tuple[str, str], _Group]:
+    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
+    for rec in records:
+        h = rec.header
+        g = groups[(h.workspace, h.datasource)]
+        # The import id is never empty: a request id, else the raw object's record time.
+        rid = h.request_id or f"ingest-{h.ingested_at_ms}"
+        if h.quarantine:
+            g.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rec.rows)
+        else:
+            g.versions.add(h.schema_version)
+            g.lines.extend(rec.rows)
+            g.ingested_ms.extend([h.ingested_at_ms] * len(rec.rows))
+            g.request_ids.extend([rid] * len(rec.rows))
+    return groups
+
+
+def _quarantine_entry(row: bytes, rid: str, ms: int) -> QuarantineEntry:
+    """A `q=1` row (framing.quarantine_row); one that is not such an object is kept whole, said so."""
+    try:
+        obj = orjson.loads(row)
+        return QuarantineEntry(str(obj["line"]), str(obj["column"]), str(obj["error"]), rid, ms)
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return QuarantineEntry(row.decode("utf-8", "replace"), "", "unreadable quarantine entry", rid, ms)
+
+
+def _split(
+    source_key: str,
+    workspace: str,
+    name: str,
+    quarantine: bool,
+    table: pa.Table,
+    partitions: Sequence[str],
+    schema: DataSource | None,
+) -> list[LandedFile]:
+    """One file per partition, in the order partitions first appear, its rows in sorting-key order."""
+    where: dict[str, list[int]] = defaultdict(list)
+    if len(set(partitions)) == 1:
+        where[partitions[0]] = []  # the whole table: no index list to build
+    else:
+        for i, p in enumerate(partitions):
+            where[p].append(i)
+    files = []
+    for partition, indexes in where.items():
+        part = table if len(where) == 1 else table.take(pa.array(indexes, type=pa.int64()))
+        key = part_key(source_key, workspace, name, partition)
+        sorting_key = () if quarantine or schema is None else schema.sorting_key
+        files.append(LandedFile(key, name, quarantine, partition, sort_table(part, sorting_key), schema))
+    return files
+
+
+def _convert(schemas: SchemaStore, workspace: str, ds: DataSource, g: _Group) -> tuple[DataSource, Converted]:
+    """The schema the rows land with, and the rows. Rows checked at ingest against this very schema go
+    through Arrow's reader in one C++ pass; any other group (or one Arrow cannot vouch for) is parsed
+    here, may evolve the schema, and converts row by row."""
+    if g.versions == {ds.version}:
+        table = fast_table(ds, g.lines)
+        if table is not None:
+            return ds, Converted(table, list(range(len(g.lines))))
+    parsed = parse_lines(g.lines)
+    ds = evolve(schemas, workspace, ds, parsed.rows)
+    return ds, rows_to_table(ds, g.lines, g.ingested_ms, parsed)
+
+
+def compact(source_key: str, blob: bytes, schemas: SchemaStore) -> list[LandedFile]:
+    """The Parquet files one raw object becomes: per data source and partition, plus their quarantine.
+    Fields the registry does not know yet are added to it first (append-only), then land with the rows."""
+    files: list[LandedFile] = []
+    for (workspace, name), g in _group(read_raw(blob)).items():
+        ds = schemas.get(workspace, name)
+        quarantined = list(g.quarantined)
+        if ds is None:
+            error = f"Data Source '{name}' is not in the registry of workspace '{workspace}'"
+            quarantined += [
+                QuarantineEntry(line.decode("utf-8", "replace"), "", error, rid, ms)
+                for line, rid, ms in zip(g.lines, g.request_ids, g.ingested_ms, strict=True)
+            ]
+        elif g.lines:
+            ds, converted = _convert(schemas, workspace, ds, g)
+            quarantined += [
+                QuarantineEntry(
+                    e.line.decode("utf-8", "replace"),
+                    e.column,
+                    e.error,
+                    g.request_ids[e.index],
+                    g.ingested_ms[e.index],
+                )
+                for e in converted.errors
+            ]
+            table = converted.table
+            if table.num_rows:
+                partitions = _column_partitions(ds, table) or _ingestion_partitions(
+                    [g.ingested_ms[i] for i in converted.kept]
+                )
+                files += _split(source_key, workspace, name, False, table, partitions, ds)
+        if quarantined:
+            qname = name + QUARANTINE_SUFFIX
+            qtable = quarantine_table(ds, quarantined)
+            qparts = _ingestion_partitions([e.inserted_ms for e in quarantined])
+            files += _split(source_key, workspace, qname, True, qtable, qparts, ds)
+    return files
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one raw object became: the files written, the rows in each kind, or why it was set aside."""
+
+    source_key: str
+    files: tuple[str, ...] = ()
+    rows: int = 0
+    quarantined_rows: int = 0
+    error: str = ""
+    # The rows landed, but the catalog could not be brought in step (it is retried on the next object).
+    catalog_error: str = ""
+
+
+# S3 user metadata is ASCII and at most 2 KB with its key: the reason is cut to fit.
+_MAX_REASON = 1024
+
+
+class Compactor:
+    """Reads a raw object from the store, lands its Parquet, or sets an unreadable object aside."""
+
+    def __init__(self, store: ObjectStore, schemas: SchemaStore, catalog: Catalog | None = None) -> None:
+        self._store = store
+        self._schemas = schemas
+        self._catalog = catalog
+
+    def process(self, source_key: str) -> Outcome:
+        blob = self._store.get(source_key)
+        try:
+            files = compact(source_key, blob, self._schemas)
+        except UnreadableObject as e:
+            reason = str(e).encode("ascii", "replace").decode()[:_MAX_REASON]
+            self._store.copy(source_key, error_key(source_key), {"lakegate-error": reason})
+            return Outcome(source_key, (error_key(source_key),), error=reason)
+        for f in files:
+            self._store.put(f.key, f.body(), PARQUET_CONTENT_TYPE)
+        return Outcome(
+            source_key,
+            tuple(f.key for f in files),
+            rows=sum(f.table.num_rows for f in files if not f.quarantine),
+            quarantined_rows=sum(f.table.num_rows for f in files if f.quarantine),
+            catalog_error=self._sync_catalog(files),
+        )
+
+    def _sync_catalog(self, files: Sequence[LandedFile]) -> str:
+        """Tables follow the data: synced after the files land, so a catalog outage never holds rows back."""
+        if self._catalog is None:
+            return ""
+        schemas = {f.schema.name: f.schema for f in files if f.schema is not None}
+        errors = []
+        for ds in schemas.values():
+            try:
+                self._catalog.sync(ds)
+            except StoreUnavailable as e:
+                errors.append(f"{ds.name}: {e}")
+        return "; ".join(errors)

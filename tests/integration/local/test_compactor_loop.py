@@ -1,0 +1,112 @@
+"""The local server's compactor loop on moto: new raw objects compacted once, the lake mirrored to disk."""
+
+from __future__ import annotations
+
+import io
+import threading
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from lakegate_local.compactor_loop import MAX_ATTEMPTS, CompactorLoop
+from lakegate_local.template import load_function
+from tests.integration.compactor_env import prepare_compactor
+from tests.integration.conftest import ROOT, Context, Lake
+
+CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
+
+
+class Handler:
+    """The real compactor handler, invoked as the local server's LocalFunction would; records events."""
+
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        import compactor_app
+
+        self.events.append(event)
+        return compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))
+
+
+class Failing:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        self.calls += 1
+        raise RuntimeError("boom")
+
+
+@pytest.fixture
+def handler(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Handler:
+    prepare_compactor(lake, monkeypatch)
+    return Handler()
+
+
+def test_new_raw_objects_are_compacted_once_and_mirrored(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    lake.post(CHICAGO)
+
+    assert loop.run_once() == 1
+    assert loop.run_once() == 0  # nothing new: the object is not compacted again
+
+    (event,) = handler.events
+    assert event["detail-type"] == "Object Created" and event["detail"]["object"]["key"].startswith("raw/")
+    (path,) = (tmp_path / "datasources" / "events_test").rglob("*.parquet")
+    assert pq.read_table(path).column("city").to_pylist() == ["Chicago"]
+    assert not list(tmp_path.rglob("*.partial"))
+
+    lake.post(CHICAGO)
+    assert loop.run_once() == 1
+    assert len(list((tmp_path / "datasources").rglob("*.parquet"))) == 2
+
+
+def test_unreadable_objects_are_mirrored_under_errors(lake: Lake, handler: Handler, tmp_path: Path) -> None:
+    lake.s3.put_object(Bucket=lake.bucket, Key="raw/x/bad", Body=b"garbage")
+
+    CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO()).run_once()
+
+    assert (tmp_path / "errors" / "raw" / "x" / "bad").read_bytes() == b"garbage"
+
+
+def test_a_failing_object_is_retried_then_given_up_and_logged(lake: Lake, tmp_path: Path) -> None:
+    failing, log = Failing(), io.StringIO()
+    loop = CompactorLoop(failing, lake.s3, lake.bucket, None, log)
+    lake.post(CHICAGO)
+
+    for _ in range(MAX_ATTEMPTS + 2):
+        assert loop.run_once() == 0
+
+    assert failing.calls == MAX_ATTEMPTS
+    assert f"(try {MAX_ATTEMPTS}/{MAX_ATTEMPTS})" in log.getvalue() and "RuntimeError: boom" in log.getvalue()
+
+
+def test_run_stops_when_told(lake: Lake, handler: Handler, tmp_path: Path) -> None:
+    stop = threading.Event()
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    lake.post(CHICAGO)
+    thread = threading.Thread(target=loop.run, args=(stop, 0.01))
+    thread.start()
+    try:
+        for _ in range(500):
+            if list(tmp_path.rglob("*.parquet")):
+                break
+            threading.Event().wait(0.01)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert list(tmp_path.rglob("*.parquet"))
+
+
+def test_the_compactor_function_comes_from_the_template() -> None:
+    function = load_function(ROOT / "template.yaml", "CompactorFunction")
+    assert function.handler == "compactor_app.lambda_handler"
+    assert function.routes == ()
+    assert function.environment["LAKE_BUCKET"] == "lakegate-local-lakebucket"
+    assert function.environment["DATASOURCES_TABLE"] == "lakegate-local-DataSourcesTable"

@@ -1,0 +1,315 @@
+"""Rows sent through the real ingest handler, compacted by the real compactor handler on moto, read back
+from S3 with pyarrow: values, types, partitions, sort order, quarantine, replays and unreadable objects."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import boto3
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakegate.framing import decode_records
+from lakegate.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.registry import DynamoRegistry
+from lakegate.schema import Column, DataSource
+from tests.integration.compactor_env import GLUE_DATABASE, prepare_compactor
+from tests.integration.conftest import REGION, ROOT, Context, Lake
+
+CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
+MADRID = b'{"date": "2020-04-05 00:07:22", "city": "Madrid"}'
+TYPED = DataSource(
+    "typed",
+    (
+        Column("ts", "DateTime64(3)", "$.ts"),
+        Column("city", "String", "$.city"),
+        Column("n", "Int8", "$.n"),
+        Column("day", "Nullable(Date)", "$.day"),
+        Column("tags", "Array(String)", "$.tags[:]"),
+        Column("price", "Float64", "$.a.price"),
+    ),
+    sorting_key=("city", "ts"),
+)
+
+Compact = Callable[[str], dict[str, Any]]
+
+
+def object_created(bucket: str, key: str) -> dict[str, Any]:
+    """The EventBridge event S3 sends for a new object (the deployed trigger)."""
+    return {
+        "version": "0",
+        "id": "17793124-05d4-b198-2fde-7ededc63b103",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "123456789012",
+        "time": "2026-11-23T20:00:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:s3:::{bucket}"],
+        "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
+    }
+
+
+@pytest.fixture
+def compact(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Compact:
+    """Invoke a fresh (cold) compactor handler for one raw object, as the EventBridge rule does."""
+    import compactor_app
+
+    prepare_compactor(lake, monkeypatch)
+
+    def run(key: str) -> dict[str, Any]:
+        context = Context(function_name="CompactorFunction", aws_request_id=f"compact-{key[-8:]}")
+        result: dict[str, Any] = compactor_app.lambda_handler(object_created(lake.bucket, key), context)
+        return result
+
+    return run
+
+
+def raw_keys(lake: Lake) -> list[str]:
+    listed = lake.s3.list_objects_v2(Bucket=lake.bucket, Prefix="raw/").get("Contents", [])
+    return [o["Key"] for o in sorted(listed, key=lambda o: (o["LastModified"], o["Key"]))]
+
+
+def landed(lake: Lake, prefix: str = "datasources/") -> dict[str, pa.Table]:
+    listed = lake.s3.list_objects_v2(Bucket=lake.bucket, Prefix=prefix).get("Contents", [])
+    return {
+        o["Key"]: pq.read_table(
+            io.BytesIO(lake.s3.get_object(Bucket=lake.bucket, Key=o["Key"])["Body"].read())
+        )
+        for o in listed
+    }
+
+
+def rows_of(tables: dict[str, pa.Table], name: str) -> list[dict[str, Any]]:
+    return [r for key, t in sorted(tables.items()) if key.split("/")[1] == name for r in t.to_pylist()]
+
+
+def ingest_hour(lake: Lake) -> str:
+    (blob,) = lake.raw_objects()
+    t = datetime.fromtimestamp(next(decode_records(blob)).header.ingested_at_ms / 1000, UTC)
+    return f"date={t:%Y-%m-%d}/hour={t:%H}"
+
+
+def test_seed_rows_land_as_parquet_in_their_ingestion_hour(lake: Lake, compact: Compact) -> None:
+    assert lake.post(CHICAGO + b"\n" + MADRID)["statusCode"] == 202
+    (key,) = raw_keys(lake)
+
+    result = compact(key)
+
+    assert result == {"objects": 1, "rows": 2, "quarantined_rows": 0, "unreadable": 0}
+    tables = landed(lake)
+    (path,) = tables
+    assert path.startswith(f"datasources/events_test/{ingest_hour(lake)}/part-") and path.endswith(".parquet")
+    table = tables[path]
+    assert table.schema.field("date").type == pa.timestamp("ms", tz="UTC")  # DateTime: seconds, stored as ms
+    assert table.schema.field("city").type == pa.string()
+    assert table.to_pylist() == [
+        {"date": datetime(2020, 4, 5, 0, 5, 38, tzinfo=UTC), "city": "Chicago"},
+        {"date": datetime(2020, 4, 5, 0, 7, 22, tzinfo=UTC), "city": "Madrid"},
+    ]
+
+
+def test_declared_types_sort_order_and_both_kinds_of_quarantine(lake: Lake, compact: Compact) -> None:
+    DynamoRegistry(lake.env["DATASOURCES_TABLE"], lake.ddb).create("ws1", TYPED)
+    body = b"\n".join(
+        [
+            b'{"ts":"2026-11-23 10:00:00.250","city":"Madrid","n":2,"tags":["a","b"],"a":{"price":1.5}}',
+            b'{"ts":1795460400,"city":"Chicago","n":-1,"day":"2026-11-23","a":{"price":2}}',
+            b'{"ts":"2026-11-23 09:00:00","city":"Madrid","n":1,"a":{"price":0}}',
+            b'{"ts":"2026-11-23 09:00:00","city":"Lima","n":300,"a":{"price":0}}',  # quarantined at ingest
+            b'{"ts":"2026-11-23 09:00:00","city":"Oslo","n":1,"day":"2026-02-30","a":{"price":0}}',  # by Arrow
+        ]
+    )
+    assert lake.post(body, query="name=typed")["statusCode"] == 202
+    (key,) = raw_keys(lake)
+
+    assert compact(key)["quarantined_rows"] == 2
+
+    tables = landed(lake)
+    (typed_key,) = [k for k in tables if k.startswith("datasources/typed/")]
+    typed = tables[typed_key]
+    assert typed.schema.types == [
+        pa.timestamp("ms", tz="UTC"),
+        pa.string(),
+        pa.int8(),
+        pa.date32(),
+        pa.list_(pa.field("element", pa.string())),
+        pa.float64(),
+    ]
+    assert typed.to_pylist() == [
+        {
+            "ts": datetime(2026, 11, 23, 19, 0, tzinfo=UTC),
+            "city": "Chicago",
+            "n": -1,
+            "day": date(2026, 11, 23),
+            "tags": [],
+            "price": 2.0,
+        },
+        {
+            "ts": datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+            "city": "Madrid",
+            "n": 1,
+            "day": None,
+            "tags": [],
+            "price": 0.0,
+        },
+        {
+            "ts": datetime(2026, 11, 23, 10, 0, 0, 250000, tzinfo=UTC),
+            "city": "Madrid",
+            "n": 2,
+            "day": None,
+            "tags": ["a", "b"],
+            "price": 1.5,
+        },
+    ]
+    quarantine = rows_of(tables, "typed_quarantine")
+    assert [(r["city"], r[ERROR_COLUMN], r[ERROR]) for r in quarantine] in (
+        [
+            ("Lima", ["n"], ["value '300' on column 'n' is not Int8"]),
+            ("Oslo", ["day"], ["value '2026-02-30' on column 'day' is not Nullable(Date)"]),
+        ],
+        [
+            ("Oslo", ["day"], ["value '2026-02-30' on column 'day' is not Nullable(Date)"]),
+            ("Lima", ["n"], ["value '300' on column 'n' is not Int8"]),
+        ],
+    )
+    assert {r[IMPORT_ID] for r in quarantine} == {"apigw-0"}  # the ingest request's id
+    assert all(r[LINE].startswith('{"ts":') for r in quarantine)
+    assert all(r[INSERTION_DATE].tzinfo is not None for r in quarantine)
+
+
+def test_replaying_the_same_raw_object_lands_each_row_once(lake: Lake, compact: Compact) -> None:
+    lake.post(CHICAGO + b"\n" + MADRID + b"\n[1]")
+    (key,) = raw_keys(lake)
+    compact(key)
+    first = landed(lake)
+
+    compact(key)  # Lambda retries an event, or an operator replays it
+
+    again = landed(lake)
+    assert again.keys() == first.keys()
+    assert len(rows_of(again, "events_test")) == 2
+    assert len(rows_of(again, "events_test_quarantine")) == 1
+
+
+def test_each_raw_object_lands_its_own_rows(lake: Lake, compact: Compact) -> None:
+    lake.post(CHICAGO)
+    lake.post(MADRID)
+    for key in raw_keys(lake):
+        compact(key)
+    assert sorted(r["city"] for r in rows_of(landed(lake), "events_test")) == ["Chicago", "Madrid"]
+
+
+def test_gzip_raw_objects_as_firehose_writes_them_in_aws(lake: Lake, compact: Compact) -> None:
+    lake.post(CHICAGO)
+    (blob,) = lake.raw_objects()
+    key = "raw/2026/11/23/20/lakegate-DeliveryStream-1-2026-11-23-20-00-00-gz"
+    lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=gzip.compress(blob))
+
+    assert compact(key)["rows"] == 1
+
+
+def test_an_unreadable_raw_object_is_set_aside_with_its_reason(
+    lake: Lake, compact: Compact, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "raw/2026/11/23/20/lakegate-DeliveryStream-1-2026-11-23-20-00-00-bad"
+    lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=b"\x1f\x8bthis is no gzip")
+
+    assert compact(key) == {"objects": 1, "rows": 0, "quarantined_rows": 0, "unreadable": 1}
+
+    kept = lake.s3.get_object(Bucket=lake.bucket, Key="errors/" + key)
+    assert kept["Body"].read() == b"\x1f\x8bthis is no gzip"
+    assert kept["Metadata"]["lakegate-error"].startswith("not a readable gzip object")
+    assert landed(lake) == {}
+    assert '"UnreadableRawObjects"' in capsys.readouterr().out  # the EMF metric the alarm watches
+
+
+def test_s3_notification_events_with_url_encoded_keys(lake: Lake, compact: Compact) -> None:
+    import compactor_app
+
+    lake.post(CHICAGO)
+    (blob,) = lake.raw_objects()
+    key = "raw/with space/obj"
+    lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=blob)
+    event = {"Records": [{"s3": {"bucket": {"name": lake.bucket}, "object": {"key": "raw/with+space/obj"}}}]}
+
+    assert compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))["rows"] == 1
+
+
+def test_the_sample_event_for_sam_local_invoke(lake: Lake, compact: Compact) -> None:
+    """events/compactor/object_created.json (`sam local invoke CompactorFunction -e ...`) against moto."""
+    import compactor_app
+
+    event = orjson.loads((ROOT / "events" / "compactor" / "object_created.json").read_bytes())
+    assert event["detail"]["bucket"]["name"] == lake.bucket  # the local stack's bucket name
+    lake.post(CHICAGO)
+    (blob,) = lake.raw_objects()
+    lake.s3.put_object(Bucket=lake.bucket, Key=event["detail"]["object"]["key"], Body=blob)
+
+    assert compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))["rows"] == 1
+
+
+@pytest.mark.filterwarnings("ignore:No application metrics to publish")
+def test_an_event_for_another_bucket_is_refused(lake: Lake, compact: Compact) -> None:
+    import compactor_app
+
+    with pytest.raises(ValueError, match="this function compacts"):
+        compactor_app.lambda_handler(object_created("elsewhere", "raw/x"), Context())
+
+
+def test_a_new_field_evolves_the_schema_and_older_files_read_with_nulls(lake: Lake, compact: Compact) -> None:
+    lake.post(CHICAGO)
+    (first,) = raw_keys(lake)
+    compact(first)
+    lake.post(b'{"date": "2020-04-05 00:09:00", "city": "Lima", "temp": 21.5}')
+    (second,) = set(raw_keys(lake)) - {first}
+    compact(second)
+
+    schema = lake.datasource("events_test")
+    assert schema is not None and schema["version"] == 2
+    assert schema["columns"][-1] == {"name": "temp", "type": "Nullable(Float64)", "jsonpath": "$.temp"}
+    tables = landed(lake)
+    assert sorted(t.num_columns for t in tables.values()) == [2, 3]  # the first file predates the column
+    # Read together by column name (as DuckDB's union_by_name and Athena's table schema do).
+    rows = pa.concat_tables(tables.values(), promote_options="default").to_pylist()
+    assert sorted((r["city"], r["temp"]) for r in rows) == [("Chicago", None), ("Lima", 21.5)]
+
+
+def test_glue_tables_follow_the_registry(lake: Lake, compact: Compact) -> None:
+    glue = boto3.client("glue", region_name=REGION)
+    lake.post(CHICAGO)
+    (first,) = raw_keys(lake)
+    compact(first)
+
+    table = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test")["Table"]
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        ("date", "timestamp"),
+        ("city", "string"),
+    ]
+    assert table["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/datasources/events_test/"
+    assert table["Parameters"]["projection.enabled"] == "true"
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["ingestion_date", "ingestion_hour"]
+    quarantine = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test_quarantine")["Table"]
+    assert quarantine["StorageDescriptor"]["Columns"][-1] == {"Name": "insertion_date", "Type": "timestamp"}
+
+    lake.post(b'{"date": "2020-04-05 00:09:00", "city": "Lima", "temp": 21.5}')
+    (second,) = set(raw_keys(lake)) - {first}
+    compact(second)
+
+    table = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test")["Table"]
+    assert table["StorageDescriptor"]["Columns"][-1] == {"Name": "temp", "Type": "double"}
+    assert table["Parameters"]["lakegate.schema_version"] == "2"
+
+
+def test_a_catalog_that_cannot_be_written_is_an_error_value(lake: Lake) -> None:
+    from lakegate.catalog import GlueCatalog
+    from lakegate.errors import StoreUnavailable
+
+    catalog = GlueCatalog("no_such_database", lake.bucket, boto3.client("glue", region_name=REGION))
+    with pytest.raises(StoreUnavailable, match="catalog update failed: EntityNotFoundException"):
+        catalog.sync(DataSource("x", (Column("a", "String", "$.a"),)))

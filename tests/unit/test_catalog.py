@@ -1,0 +1,156 @@
+"""Glue table definitions derived from the registry: types, partition projection, quarantine tables."""
+
+from __future__ import annotations
+
+import gzip
+
+import pytest
+
+from lakegate.catalog import VERSION_PARAMETER, glue_type, table_input
+from lakegate.column_types import parse_type
+from lakegate.compactor import Compactor
+from lakegate.errors import StoreUnavailable
+from lakegate.framing import RecordHeader, frame_rows
+from lakegate.objects import MemoryObjectStore
+from lakegate.registry import MemoryRegistry
+from lakegate.schema import Column, DataSource
+
+EVENTS = DataSource(
+    "Events",
+    (
+        Column("date", "DateTime", "$.date"),
+        Column("city", "String", "$.city"),
+        Column("n", "Nullable(UInt64)", "$.n"),
+    ),
+    version=3,
+)
+
+
+@pytest.mark.parametrize(
+    ("tinybird", "glue"),
+    [
+        ("String", "string"),
+        ("Int8", "tinyint"),
+        ("Int16", "smallint"),
+        ("Int32", "int"),
+        ("Int64", "bigint"),
+        ("UInt8", "smallint"),
+        ("UInt16", "int"),
+        ("UInt32", "bigint"),
+        ("UInt64", "decimal(20,0)"),
+        ("Float32", "float"),
+        ("Float64", "double"),
+        ("Bool", "boolean"),
+        ("Date", "date"),
+        ("DateTime", "timestamp"),
+        ("DateTime64(3)", "timestamp"),
+        ("Nullable(Int32)", "int"),
+        ("Array(String)", "array<string>"),
+    ],
+)
+def test_glue_type_of_each_tinybird_type(tinybird: str, glue: str) -> None:
+    assert glue_type(parse_type(tinybird)) == glue
+
+
+def test_a_data_source_table_projects_its_ingestion_partitions() -> None:
+    table = table_input(EVENTS, "lake")
+    assert table["Name"] == "events"  # Glue keeps names in lower case
+    assert table["TableType"] == "EXTERNAL_TABLE"
+    sd = table["StorageDescriptor"]
+    assert sd["Location"] == "s3://lake/datasources/Events/"
+    assert sd["Columns"] == [
+        {"Name": "date", "Type": "timestamp"},
+        {"Name": "city", "Type": "string"},
+        {"Name": "n", "Type": "decimal(20,0)"},
+    ]
+    assert sd["SerdeInfo"]["SerializationLibrary"].endswith("ParquetHiveSerDe")
+    # The data source's own `date` column and the `date=` folders do not clash: the partition column is renamed.
+    assert table["PartitionKeys"] == [
+        {"Name": "ingestion_date", "Type": "string"},
+        {"Name": "ingestion_hour", "Type": "string"},
+    ]
+    p = table["Parameters"]
+    assert p["storage.location.template"] == (
+        "s3://lake/datasources/Events/date=${ingestion_date}/hour=${ingestion_hour}"
+    )
+    assert p["projection.enabled"] == "true"
+    assert (p["projection.ingestion_date.type"], p["projection.ingestion_date.format"]) == (
+        "date",
+        "yyyy-MM-dd",
+    )
+    assert p["projection.ingestion_date.range"] == "2000-01-01,NOW"
+    assert (p["projection.ingestion_hour.type"], p["projection.ingestion_hour.range"]) == ("integer", "0,23")
+    assert p["projection.ingestion_hour.digits"] == "2"
+    assert p[VERSION_PARAMETER] == "3"
+
+
+def test_the_quarantine_table_holds_text_and_the_error_columns() -> None:
+    table = table_input(EVENTS, "lake", quarantine=True)
+    assert table["Name"] == "events_quarantine"
+    assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
+        ("date", "string"),
+        ("city", "string"),
+        ("n", "string"),
+        ("c__line", "string"),
+        ("c__error_column", "array<string>"),
+        ("c__error", "array<string>"),
+        ("c__import_id", "string"),
+        ("insertion_date", "timestamp"),
+    ]
+    assert [k["Name"] for k in table["PartitionKeys"]] == ["ingestion_date", "ingestion_hour"]
+
+
+@pytest.mark.parametrize(
+    ("key", "folder", "column", "fmt"),
+    [
+        ("date", "day", "partition_day", "yyyy-MM-dd"),
+        ("toYYYYMM(date)", "month", "partition_month", "yyyyMM"),
+        ("toYear(date)", "year", "partition_year", "yyyy"),
+    ],
+)
+def test_a_table_partitioned_by_its_own_date_column(key: str, folder: str, column: str, fmt: str) -> None:
+    ds = DataSource("e", EVENTS.columns, partition_key=key)
+    table = table_input(ds, "lake")
+    assert table["PartitionKeys"] == [{"Name": column, "Type": "string"}]
+    assert (
+        table["Parameters"]["storage.location.template"] == f"s3://lake/datasources/e/{folder}=${{{column}}}"
+    )
+    assert table["Parameters"][f"projection.{column}.format"] == fmt
+    # Its quarantine still lands by ingestion time.
+    assert [k["Name"] for k in table_input(ds, "lake", True)["PartitionKeys"]] == [
+        "ingestion_date",
+        "ingestion_hour",
+    ]
+
+
+class RecordingCatalog:
+    def __init__(self, fail: bool = False) -> None:
+        self.synced: list[DataSource] = []
+        self.fail = fail
+
+    def sync(self, ds: DataSource) -> None:
+        if self.fail:
+            raise StoreUnavailable("catalog update failed: ThrottlingException")
+        self.synced.append(ds)
+
+
+def _store() -> MemoryObjectStore:
+    header = RecordHeader("Events", "ws1", False, "r", 1_700_000_000_000, 3)
+    blob = b"".join(r.data for r in frame_rows(header, [b'{"date":0,"city":"x"}', b"[]"]))
+    return MemoryObjectStore({"raw/k": gzip.compress(blob)})
+
+
+def test_the_compactor_syncs_each_landed_data_source_once() -> None:
+    registry, catalog = MemoryRegistry(), RecordingCatalog()
+    registry.create("ws1", EVENTS)
+    outcome = Compactor(_store(), registry, catalog).process("raw/k")
+    assert catalog.synced == [EVENTS]
+    assert outcome.catalog_error == ""
+
+
+def test_a_catalog_outage_never_holds_rows_back() -> None:
+    registry, store = MemoryRegistry(), _store()
+    registry.create("ws1", EVENTS)
+    outcome = Compactor(store, registry, RecordingCatalog(fail=True)).process("raw/k")
+    assert outcome.rows == 1 and set(outcome.files) <= set(store.objects)
+    assert outcome.catalog_error == "Events: catalog update failed: ThrottlingException"
