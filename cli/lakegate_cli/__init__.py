@@ -1,0 +1,1 @@
+"""`lakegate`: the admin CLI for tokens, data sources and quarantine of a local or deployed stack."""

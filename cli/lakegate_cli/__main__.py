@@ -1,0 +1,7 @@
+"""`python -m lakegate_cli ...`."""
+
+import sys
+
+from lakegate_cli.main import main
+
+sys.exit(main())

@@ -1,0 +1,143 @@
+"""The commands: each resolves its target, calls the admin adapters and prints the result."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from lakegate.errors import StoreUnavailable
+from lakegate_cli import parser, render
+from lakegate_cli.admin import DataSourceAdmin, TokenAdmin, find_token, quarantine_summary, token_id
+from lakegate_cli.errors import EXIT_USAGE, CliError
+from lakegate_cli.scopes import validate_scopes
+from lakegate_cli.target import (
+    BUCKET,
+    DATASOURCES,
+    LOCAL_ENDPOINT,
+    TOKENS,
+    Connection,
+    Names,
+    aws_error,
+    resolve,
+)
+
+# The repository's template.yaml, as the local server finds it (LAKEGATE_TEMPLATE overrides).
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _template(args: argparse.Namespace) -> Path:
+    return Path(args.template or os.environ.get("LAKEGATE_TEMPLATE") or REPO / "template.yaml")
+
+
+def _connection(args: argparse.Namespace) -> Connection:
+    endpoint = args.endpoint_url or (LOCAL_ENDPOINT if args.local else None)
+    return Connection(endpoint_url=endpoint, region=args.region)
+
+
+def _names(args: argparse.Namespace, connection: Connection) -> Names:
+    if args.stack and args.local:
+        raise CliError("--stack and --local name two targets: choose one")
+    if args.template and not args.local:
+        raise CliError("--template is read only with --local")
+    explicit = {TOKENS: args.tokens_table, DATASOURCES: args.datasources_table, BUCKET: args.bucket}
+    return resolve(connection, args.stack, _template(args) if args.local else None, explicit)
+
+
+def _tokens_create(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    scopes = validate_scopes(args.scopes)
+    workspace = args.workspace.strip()
+    if not workspace:
+        raise CliError("--workspace must not be empty")
+    cluster = args.cluster or names.cluster
+    if not cluster:
+        raise CliError("no cluster: pass --cluster (a --stack or --local target supplies its ClusterId)")
+    now = int(time.time())
+    expires_at = now + args.expires_in if args.expires_in else args.expires_at
+    if expires_at is not None and expires_at <= now:
+        raise CliError(f"--expires-at {expires_at} is in the past")
+    admin = TokenAdmin(names.require(TOKENS), connection.dynamodb())
+    plain, token = admin.create(workspace, cluster, scopes, args.name, expires_at, now)
+    # The token alone on stdout, so `TOKEN=$(lakegate tokens create ...)` works; the rest on stderr.
+    print(plain, file=out)
+    print(
+        f"created token {token_id(token)} ({token.name or 'unnamed'}) for workspace {workspace} "
+        f"[{', '.join(scopes)}], expires {render.when(expires_at)}: "
+        "this is the only time the token is shown, store it now",
+        file=sys.stderr,
+    )
+
+
+def _tokens_list(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    tokens = TokenAdmin(names.require(TOKENS), connection.dynamodb()).all()
+    if args.workspace:
+        tokens = [t for t in tokens if t.workspace_id == args.workspace]
+    print(render.token_rows(tokens, time.time()), file=out)
+
+
+def _tokens_revoke(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    admin = TokenAdmin(names.require(TOKENS), connection.dynamodb())
+    token = find_token(admin.all(), args.ref)
+    if token.revoked:
+        print(f"token {token_id(token)} ({token.name or 'unnamed'}) was already revoked", file=out)
+        return
+    admin.revoke(token)
+    print(
+        f"revoked token {token_id(token)} ({token.name or 'unnamed'}); warm functions may accept it "
+        "for their token cache's time (TokenCacheTtlSeconds)",
+        file=out,
+    )
+
+
+def _datasources_list(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    found = DataSourceAdmin(names.require(DATASOURCES), connection.dynamodb()).list(args.workspace)
+    print(render.datasource_rows(found), file=out)
+
+
+def _datasources_show(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    found = DataSourceAdmin(names.require(DATASOURCES), connection.dynamodb()).show(args.name, args.workspace)
+    print(render.datasource_detail(found), file=out)
+
+
+def _quarantine(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    bucket = names.require(BUCKET)
+    summary = quarantine_summary(connection.s3(), bucket)
+    if not summary:
+        print(f"nothing quarantined: no <name>_quarantine folder under s3://{bucket}/datasources/", file=out)
+        return
+    print(render.quarantine_rows(summary), file=out)
+
+
+COMMANDS = {
+    ("tokens", "create"): _tokens_create,
+    ("tokens", "list"): _tokens_list,
+    ("tokens", "revoke"): _tokens_revoke,
+    ("datasources", "list"): _datasources_list,
+    ("datasources", "show"): _datasources_show,
+    ("quarantine", None): _quarantine,
+}
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run one command; every error a person can act on is one line on stderr and exit status 2."""
+    args = parser.build().parse_args(argv)
+    connection = _connection(args)
+    run = COMMANDS[(args.command, getattr(args, "action", None))]
+    try:
+        try:
+            run(args, _names(args, connection), connection, out or sys.stdout)
+        except StoreUnavailable as e:
+            # The adapters wrap AWS failures for the service; here the cause is what a person needs.
+            raise aws_error(e.__cause__ or e, connection) from e
+        except (BotoCoreError, ClientError) as e:
+            raise aws_error(e, connection) from e
+    except CliError as e:
+        print(f"lakegate: {e.message}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0

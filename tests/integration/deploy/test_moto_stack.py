@@ -1,0 +1,142 @@
+"""template.yaml through the SAM translator into moto's CloudFormation: the names the stack gives its
+resources are the names the functions are given, and the real handlers and the CLI work on them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import orjson
+import pytest
+from moto import mock_aws
+
+from lakegate_cli.main import main as cli
+from lakegate_local import cfn_yaml
+from tests.integration.conftest import Context
+from tests.integration.deploy.sam_stack import REGION, ROOT, STACK, Deployed, deploy, transform
+
+# Output -> the variable each function reads it from (template.yaml's Globals and the compactor's own).
+WIRING = {
+    "TokensTableName": "TOKENS_TABLE",
+    "DataSourcesTableName": "DATASOURCES_TABLE",
+    "RateLimitsTableName": "RATE_LIMITS_TABLE",
+    "RefsTableName": "REFS_TABLE",
+    "DeliveryStreamName": "DELIVERY_STREAM",
+}
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    return transform()
+
+
+@pytest.fixture(scope="module")
+def stack(transformed: dict[str, Any]) -> Iterator[Deployed]:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("AWS_ENDPOINT_URL", raising=False)
+        for key, value in {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
+            mp.setenv(key, value)
+        with mock_aws(), warnings.catch_warnings():
+            # moto warns once per resource type its CloudFormation skips; sam_stack takes those out.
+            warnings.simplefilter("ignore", UserWarning)
+            yield deploy(boto3.session.Session(region_name=REGION), transformed)
+
+
+def test_the_translator_makes_the_functions_arm64_python313(transformed: dict[str, Any]) -> None:
+    functions = {k: r for k, r in transformed["Resources"].items() if r["Type"] == "AWS::Lambda::Function"}
+    assert set(functions) == {"IngestFunction", "CompactorFunction"}
+    for resource in functions.values():
+        assert resource["Properties"]["Architectures"] == ["arm64"]
+        assert resource["Properties"]["Runtime"] == "python3.13"
+
+
+def test_tables_are_created_as_the_template_declares_them(stack: Deployed) -> None:
+    template = cfn_yaml.load(ROOT / "template.yaml")["Resources"]
+    ddb = stack.session.client("dynamodb")
+    for output in ("TokensTableName", "DataSourcesTableName", "RateLimitsTableName", "RefsTableName"):
+        logical_id = output.removesuffix("Name")
+        declared = template[logical_id]["Properties"]
+        table = ddb.describe_table(TableName=stack.outputs[output])["Table"]
+        assert table["KeySchema"] == declared["KeySchema"]
+        assert stack.physical[logical_id] == stack.outputs[output]
+    assert stack.session.client("s3").head_bucket(Bucket=stack.outputs["LakeBucketName"])
+
+
+def test_functions_are_given_the_stack_resource_names(stack: Deployed) -> None:
+    ingest, compactor = (
+        stack.function_environment("IngestFunction"),
+        stack.function_environment("CompactorFunction"),
+    )
+    for output, variable in WIRING.items():
+        assert ingest[variable] == stack.outputs[output], variable
+    assert compactor["LAKE_BUCKET"] == stack.outputs["LakeBucketName"]
+    assert compactor["GLUE_DATABASE"] == stack.outputs["GlueDatabaseName"]
+    assert compactor["DATASOURCES_TABLE"] == stack.outputs["DataSourcesTableName"]
+    streams = stack.session.client("firehose").list_delivery_streams()["DeliveryStreamNames"]
+    assert ingest["DELIVERY_STREAM"] in streams
+
+
+def _cold(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> None:
+    """The function's environment as Lambda sets it, and a cold start: no cached client or app."""
+    from lakegate import clients
+
+    for key, value in environment.items():
+        # CloudFormation turns every value into a string; moto keeps the template's numbers.
+        monkeypatch.setenv(key, str(value))
+    for cached in (clients.dynamodb, clients.firehose, clients.s3, clients.glue, clients._session):
+        cached.cache_clear()
+
+
+def test_cli_token_ingest_compact_and_show_on_the_stack(
+    stack: Deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a token the CLI creates through the stack's outputs
+    out = io.StringIO()
+    assert cli(["--stack", STACK, "tokens", "create", "--workspace", "ws1", "--scope", "ADMIN"], out=out) == 0
+    token = out.getvalue().strip()
+
+    # When the real ingest handler, configured as the stack configures it, takes a sample event
+    import app
+
+    _cold(monkeypatch, stack.function_environment("IngestFunction"))
+    monkeypatch.setattr(app, "_app", None)
+    event = orjson.loads((ROOT / "events" / "single.json").read_bytes())
+    event["headers"]["authorization"] = f"Bearer {token}"
+    response = app.lambda_handler(event, Context())
+    assert response["statusCode"] == 202, response
+
+    # Then its rows are in the stack's bucket under raw/, and the compactor lands them as Parquet
+    s3 = stack.session.client("s3")
+    bucket = stack.outputs["LakeBucketName"]
+    raw = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket, Prefix="raw/").get("Contents", [])]
+    assert len(raw) == 1
+
+    import compactor_app
+
+    _cold(monkeypatch, stack.function_environment("CompactorFunction"))
+    monkeypatch.setattr(compactor_app, "_compactor", None)
+    created = {
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": raw[0]}},
+    }
+    compactor_app.lambda_handler(created, Context(function_name="CompactorFunction"))
+    landed = [
+        o["Key"]
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasources/events_test/").get("Contents", [])
+    ]
+    assert landed and all(k.endswith(".parquet") for k in landed)
+
+    # And the CLI shows the schema inferred from the sample row
+    out = io.StringIO()
+    assert cli(["--stack", STACK, "datasources", "show", "events_test"], out=out) == 0
+    body = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else event["body"].encode()
+    for field in orjson.loads(body.splitlines()[0]):
+        assert f"`json:$.{field}`" in out.getvalue()
