@@ -6,13 +6,13 @@ export SAM_CLI_TELEMETRY := 0
 PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
 	$$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 # Lambda finds the layer and the function on its path; here we put them there the same way.
-export PYTHONPATH := layers/shared/python:functions/ingest:local
+export PYTHONPATH := layers/shared/python:functions/ingest:functions/compactor:local:cli
 VENV := .venv
 VPY := $(VENV)/bin/python
 SAMVENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
 
-.PHONY: install run test lint lint-code lint-template bench build deploy clean
+.PHONY: install run query lakegate check-layers test lint lint-code lint-template bench build deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,14 @@ install: $(VENV)/.installed
 ## The local server: real handlers on an embedded moto (PORT, ADMIN_TOKEN, AWS_ENDPOINT_PORT).
 run: install
 	$(VPY) -m lakegate_local
+
+## DuckDB over the landed Parquet: make query SQL='SELECT * FROM events_test' [BUCKET=<lake bucket>]
+query: install
+	$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") "$(SQL)"
+
+## The admin CLI: make lakegate ARGS='--local tokens list'
+lakegate: install
+	$(VPY) -m lakegate_cli $(ARGS)
 
 ## Unit, integration and end-to-end tests (moto only, no AWS account).
 test: install
@@ -47,9 +55,16 @@ lint-template: $(SAMVENV)/.installed
 
 bench: install
 	$(VPY) bench/ingest.py
+	$(VPY) bench/request_rate.py
+	$(VPY) bench/compact.py
 
+## sam build, then: each function + its layers within Lambda's 250 MB unzipped, native code for arm64.
 build: $(SAMVENV)/.installed
 	$(SAM) build
+	$(SAMVENV)/bin/python scripts/check_layers.py
+
+check-layers: $(SAMVENV)/.installed
+	$(SAMVENV)/bin/python scripts/check_layers.py
 
 deploy: build
 	$(SAM) deploy --guided

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import orjson
+
 import stubs
 from stubs import ENV
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+from urllib.parse import unquote
 
 import orjson
 from aws_lambda_powertools import Logger, Metrics
@@ -13,8 +14,8 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakegate import body, clients, limits
-from lakegate.auth import Token, authorize, hash_token, token_from_request
+from lakegate import body, clients, limits, vayu
+from lakegate.auth import Token, api_token, authorize, hash_token, issue_access_token, token_from_request
 from lakegate.config import Settings
 from lakegate.errors import Forbidden, LakegateError, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
@@ -25,10 +26,12 @@ from lakegate.registry import CachedRegistry, DynamoRegistry, Registry
 from lakegate.schema import validate_name
 from lakegate.sink import FirehoseSink
 from lakegate.tokens import CachedTokenStore, DynamoTokenStore, TokenStore
+from lakegate.vayu import VayuEvents
 
 logger = Logger()  # service name and level come from POWERTOOLS_SERVICE_NAME and LOG_LEVEL
 metrics = Metrics()
 
+_T = TypeVar("_T")
 _CORS_HEADERS = ["Authorization", "Content-Type", "Content-Encoding"]
 _EXPOSED = ["X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After"]
 
@@ -43,6 +46,7 @@ class Service:
     limiter: RateLimiter
     refs: RefStore
     ingestor: Ingestor
+    vayu: VayuEvents
 
     @classmethod
     def from_env(cls) -> Service:
@@ -62,7 +66,16 @@ class Service:
         limiter = DynamoRateLimiter(settings.rate_limits_table, ddb)
         refs = DynamoRefStore(settings.refs_table, ddb)
         ingestor = Ingestor(registry, sink, refs, limits, time.time, time.sleep)
-        return cls(settings, tokens, registry, limiter, refs, ingestor)
+        batches = VayuEvents(
+            registry,
+            sink,
+            refs,
+            settings.vayu_datasource,
+            settings.send_budget_seconds,
+            time.time,
+            time.sleep,
+        )
+        return cls(settings, tokens, registry, limiter, refs, ingestor, batches)
 
     def admit(
         self, headers: Mapping[str, str], query: Mapping[str, str], name: str
@@ -152,6 +165,8 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
             answer["duplicate_rows"] = result.duplicate_rows
         return _json(200 if wait else 202, orjson.dumps(answer), decision.headers())
 
+    _vayu_routes(app, service)
+
     def domain_error(e: LakegateError) -> Response[str]:
         status, payload, headers = error_response(e)
         logger.info("rejected", extra={"status": status, "reason": e.message})
@@ -171,6 +186,90 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     app.exception_handler(StoreUnavailable)(store_unavailable)
     app.exception_handler(Exception)(unexpected)
     return app
+
+
+def _vayu_routes(app: APIGatewayHttpResolver, service: Service) -> None:
+    """Vayu's batch API: `POST /events`, `POST /events/dry-run`, `GET /events/{ref}` (lakegate.vayu),
+    and `POST /login`, where Vayu's SDKs exchange the API token for the access token they send."""
+    target = service.settings.vayu_datasource
+
+    def admit(headers: Mapping[str, str], query: Mapping[str, str]) -> tuple[Token, Decision]:
+        """`Service.admit` on the target, an access token from `POST /login` standing for its API token."""
+        plain = token_from_request(headers, query)
+        credential = {"authorization": f"Bearer {api_token(plain, time.time())}"} if plain else {}
+        return service.admit(credential, {}, target)
+
+    @app.post("/login")
+    def vayu_login() -> Response[str]:
+        event = app.current_event
+        plain = vayu.parse_login(body.raw_body(event.get("body"), bool(event.get("isBase64Encoded"))))
+        token, decision = service.admit({"authorization": f"Bearer {plain}"}, {}, target)
+        access = issue_access_token(plain, time.time(), token.expires_at)
+        logger.info("vayu login", extra={"workspace": token.workspace_id})
+        return _json(200, orjson.dumps({"accessToken": access}), decision.headers())
+
+    @app.post("/events")
+    def vayu_events() -> Response[str]:
+        return _vayu_batch(dry_run=False)
+
+    @app.post("/events/dry-run")
+    def vayu_dry_run() -> Response[str]:
+        return _vayu_batch(dry_run=True)
+
+    @app.get("/events/<ref>")
+    def vayu_event(ref: str) -> Response[str]:
+        event = app.current_event
+        # API Gateway passes the path parameter decoded; powertools' match is the raw path segment.
+        ref = event.path_parameters.get("ref") or unquote(ref)
+        token, decision = admit(event.headers or {}, event.query_string_parameters or {})
+        payload = _limited(decision, lambda: service.vayu.lookup(token, ref))
+        return _json(200, payload, decision.headers())
+
+    def _vayu_batch(dry_run: bool) -> Response[str]:
+        event = app.current_event
+        headers = event.headers or {}
+        token, decision = admit(headers, event.query_string_parameters or {})
+
+        def run() -> vayu.Answer:
+            raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
+            data = body.decode(
+                raw,
+                headers.get("content-encoding", ""),
+                service.settings.max_compressed_bytes,
+                vayu.MAX_BODY_BYTES,
+            )
+            if dry_run:
+                return service.vayu.dry_run(token, data)
+            request_id = event.request_context.request_id or app.lambda_context.aws_request_id
+            time_left = app.lambda_context.get_remaining_time_in_millis() / 1000
+            return service.vayu.submit(token, data, request_id, time_left)
+
+        answer = _limited(decision, run)
+        logger.info(
+            "vayu events",
+            extra={
+                "datasource": target,
+                "workspace": token.workspace_id,
+                "dry_run": dry_run,
+                "valid_events": len(answer.valid),
+                "invalid_events": len(answer.invalid),
+            },
+        )
+        if not dry_run:
+            metrics.add_metric(name="ValidEvents", unit=MetricUnit.Count, value=len(answer.valid))
+            metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(answer.invalid))
+        return _json(200, answer.body(), decision.headers())
+
+
+def _limited(decision: Decision, call: Callable[[], _T]) -> _T:
+    """Run the work of an admitted request: its errors carry the rate-limit headers too."""
+    try:
+        return call()
+    except LakegateError as e:
+        e.headers.update(decision.headers())
+        raise
+    except StoreUnavailable as e:
+        raise _unavailable(e, decision) from e
 
 
 def _unavailable(e: StoreUnavailable, decision: Decision | None) -> Unavailable:

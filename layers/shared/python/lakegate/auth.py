@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+import orjson
 
 from lakegate.errors import Forbidden, WrongCluster
 
 ADMIN = "ADMIN"
 CREATE = "DATASOURCE:CREATE"
 APPEND = "DATASOURCE:APPEND"
+ACCESS_TOKEN_SECONDS = 3600  # what Vayu's `POST /login` promises: an access token lasts an hour
+_ACCESS_HEADER = {"alg": "none", "typ": "JWT"}
 
 
 def hash_token(plain: str) -> str:
@@ -100,3 +106,47 @@ def token_from_request(headers: Mapping[str, str], query: Mapping[str, str]) -> 
         return None
     token = query.get("token", "")
     return token or None
+
+
+def issue_access_token(plain: str, now: float, token_expires_at: float | None = None) -> str:
+    """The access token `POST /login` hands a Vayu SDK: the API token in an unsigned JWT with an `exp`.
+
+    The SDKs decode it (without checking a signature) only to read `exp`. Unsigned on purpose: it
+    carries the API token itself, so it is exactly as secret as that token and grants nothing more,
+    and every request still looks the API token up, so revoking the token revokes its access tokens.
+    """
+    exp = int(now) + ACCESS_TOKEN_SECONDS
+    if token_expires_at is not None:
+        exp = min(exp, int(token_expires_at))
+    return f"{_b64(_ACCESS_HEADER)}.{_b64({'exp': exp, 'tkn': plain})}."
+
+
+def api_token(bearer: str, now: float) -> str:
+    """The API token a bearer value stands for: the one inside an access token, else the value itself.
+
+    Only our own header (`alg` none) marks an access token, so an API token that happens to have
+    three dot-separated parts (Tinybird's do) is taken as it is. An expired access token is 403.
+    """
+    parts = bearer.split(".")
+    if len(parts) != 3 or parts[2] or _b64_json(parts[0]) != _ACCESS_HEADER:
+        return bearer
+    claims = _b64_json(parts[1])
+    if not isinstance(claims, dict):
+        raise Forbidden("Invalid token")
+    plain, exp = claims.get("tkn"), claims.get("exp")
+    if not isinstance(plain, str) or not plain or not isinstance(exp, int) or isinstance(exp, bool):
+        raise Forbidden("Invalid token")
+    if exp <= now:
+        raise Forbidden("Invalid token: the access token has expired, log in again")
+    return plain
+
+
+def _b64(claims: Mapping[str, object]) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(claims)).rstrip(b"=").decode()
+
+
+def _b64_json(segment: str) -> object:
+    try:
+        return orjson.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (binascii.Error, ValueError):  # orjson.JSONDecodeError is a ValueError
+        return None

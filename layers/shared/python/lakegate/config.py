@@ -6,6 +6,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lakegate.schema import NAME_RE
+
 
 class ConfigError(RuntimeError):
     """A required environment variable is missing or malformed."""
@@ -38,6 +40,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from e
 
 
+def _name(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name, "") or default
+    if not NAME_RE.fullmatch(value):
+        raise ConfigError(f"environment variable {name} must be a Data Source name, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the ingest function needs to know about its deployment."""
@@ -61,6 +70,8 @@ class Settings:
     cors_allow_origin: str = "*"
     datasource_rate_limit: int = 100
     workspace_rate_limit: int = 1000
+    # The data source Vayu's `POST /events` lands in (lakegate.vayu.datasource is its schema).
+    vayu_datasource: str = "events"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -82,4 +93,5 @@ class Settings:
             cors_allow_origin=e.get("CORS_ALLOW_ORIGIN", "") or "*",
             datasource_rate_limit=_int(e, "DATASOURCE_RATE_LIMIT", 100),
             workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", 1000),
+            vayu_datasource=_name(e, "VAYU_DATASOURCE", "events"),
         )

@@ -1,0 +1,94 @@
+"""Vayu's published Python SDK (`vayu-py`), unmodified, against `python -m lakegate_local`.
+
+Only its base URL and its API key change: the SDK logs in at `POST /login`, reads the access
+token's `exp`, sends events with it and reads one back, all through its own HTTP code.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import jwt
+import pytest
+from openapi.exceptions import ApiException  # type: ignore[import-untyped]
+from openapi.models.event import Event  # type: ignore[import-untyped]
+from vayu_sdk import EventsAPI, Vayu, VayuClient  # type: ignore[import-untyped]
+
+from lakegate.framing import decode_records
+from tests.e2e.test_seed_examples import LocalServer, _raw_objects
+from tests.e2e.test_seed_examples import server as server  # noqa: PLC0414 - the same local server fixture
+
+DUPLICATE = "Event ref already exists."
+
+
+def _event(ref: str, **data: Any) -> Event:
+    return Event(
+        name="api_call",
+        timestamp=datetime(2023, 9, 13, 18, 25, 43, 511000, tzinfo=UTC),
+        customer_alias="customer_12345",
+        ref=ref,
+        data=data or None,
+    )
+
+
+def _landed(server: LocalServer, before: dict[str, bytes]) -> list[dict[str, Any]]:
+    return [
+        json.loads(row)
+        for key, blob in _raw_objects(server).items()
+        if key not in before
+        for rec in decode_records(blob)
+        for row in rec.rows
+    ]
+
+
+def test_the_sdk_logs_in_sends_events_and_gets_one_back(server: LocalServer) -> None:
+    # Given the SDK pointed at lakegate with a lakegate token as its API key
+    vayu = Vayu(server.token, server.api)
+    ref, other = f"sdk-{uuid.uuid4()}", f"sdk-{uuid.uuid4()}"
+    before = _raw_objects(server)
+
+    # When it sends two events, then one of them again, and reads the first back
+    sent = vayu.events.send([_event(ref, key1="processing_duration"), _event(other)])
+    again = vayu.events.send([_event(ref, key1="processing_duration")])
+    got = vayu.events.get(ref)
+
+    # Then both are stored once, the repeat is refused, and the read-back is the event as sent
+    assert [e.ref for e in sent.valid_events] == [ref, other]
+    assert sent.invalid_events == []
+    assert again.valid_events == []
+    assert [(i.event.ref, i.error) for i in again.invalid_events] == [(ref, DUPLICATE)]
+    assert (got.event.name, got.event.customer_alias, got.event.ref, got.event.data) == (
+        "api_call",
+        "customer_12345",
+        ref,
+        {"key1": "processing_duration"},
+    )
+    assert got.event.timestamp == datetime(2023, 9, 13, 18, 25, 43, 511000, tzinfo=UTC)
+    assert got.event.id == ref
+    assert got.event.created_at == got.event.updated_at
+    assert abs((datetime.now(UTC) - got.event.created_at).total_seconds()) < 60
+    assert sorted((r["ref"], json.loads(r["data"])) for r in _landed(server, before)) == sorted(
+        [(ref, {"key1": "processing_duration"}), (other, {})]
+    )
+
+
+def test_the_access_token_is_a_jwt_that_lasts_an_hour(server: LocalServer) -> None:
+    client = VayuClient(server.token, server.api)
+
+    EventsAPI(client).send([_event(f"sdk-{uuid.uuid4()}")])
+    claims = jwt.decode(client.access_token, options={"verify_signature": False})
+
+    assert client.is_logged_in
+    assert 3500 < claims["exp"] - datetime.now(UTC).timestamp() <= 3600
+
+
+def test_a_wrong_api_key_fails_at_login(server: LocalServer) -> None:
+    vayu = Vayu("not-a-lakegate-token", server.api)
+
+    with pytest.raises(ApiException) as e:
+        vayu.events.send([_event(f"sdk-{uuid.uuid4()}")])
+
+    assert e.value.status == 403
