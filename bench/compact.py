@@ -11,52 +11,26 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import random
 import time
-import uuid
 from collections.abc import Callable
 
 import pyarrow as pa
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
+from ingest import make_batch
 from lakegate.compactor import compact
 from lakegate.framing import RecordHeader, batch_calls, frame_rows
 from lakegate.registry import MemoryRegistry
 from lakegate.schema import infer
 
-TARGET_BYTES = 10_000_000
 REPEATS = 5
 KEY = "raw/2026/11/23/20/bench"
 
 
 def make_rows() -> list[bytes]:
-    """Rows shaped like the seeds' flight example (as bench/ingest.py makes them)."""
-    rnd = random.Random(42)
-    cities = ["Barcelona", "London", "Madrid", "Chicago", "New York", "Pretoria", "Jamaica"]
-    lines: list[bytes] = []
-    size = i = 0
-    while size < TARGET_BYTES:
-        row = {
-            "timestamp": f"2022-10-27T11:{i // 60 % 60:02d}:{i % 60:02d}.{i % 1000:03d}Z",
-            "transaction_id": str(uuid.UUID(int=rnd.getrandbits(128))),
-            "name": f"Passenger {i}",
-            "email": f"passenger{i}@example.com",
-            "age": rnd.randint(1, 99),
-            "passport_number": rnd.randint(1_000_000, 9_999_999),
-            "flight_from": rnd.choice(cities),
-            "flight_to": rnd.choice(cities),
-            "extra_bags": rnd.randint(0, 3),
-            "flight_class": rnd.choice(["economy", "business", "first"]),
-            "priority_boarding": rnd.random() < 0.3,
-            "meal_choice": rnd.choice(["vegetarian", "vegan", "none"]),
-            "seat_number": f"{rnd.randint(1, 40)}{rnd.choice('ABCDEF')}",
-            "airline": "Red Balloon",
-        }
-        lines.append(json.dumps(row).encode())
-        size += len(lines[-1]) + 1
-        i += 1
-    return lines
+    """The same flight rows bench/ingest.py measures, as separate lines."""
+    return make_batch().splitlines()
 
 
 def best(run: Callable[[], object]) -> float:
