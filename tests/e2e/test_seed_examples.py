@@ -230,6 +230,21 @@ def _localize(script: str, server: LocalServer) -> str:
     return script
 
 
+def run_curl(script: str, server: LocalServer) -> tuple[int, str]:
+    """Run a seed's shell snippet as published; the .curlrc appends the status after the body."""
+    result = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{script}"],
+        cwd=server.workdir,
+        env=os.environ | {"CURL_HOME": str(_curl_config(server.workdir))},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    body, _, status = result.stdout.decode().rpartition("\n")
+    return int(status), body
+
+
 def _curl_config(workdir: Path) -> Path:
     """The status and body come from a curlrc, so the examples' own command lines stay as published."""
     home = workdir / "curl-home"
@@ -245,19 +260,10 @@ def test_example(server: LocalServer, example: Example) -> None:
     before = _raw_objects(server)
 
     # When it runs as published, bar host and token
-    result = subprocess.run(
-        ["bash", "-c", f"set -euo pipefail\n{_localize(example.script, server)}"],
-        cwd=server.workdir,
-        env=os.environ | {"CURL_HOME": str(_curl_config(server.workdir))},
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    status, body = run_curl(_localize(example.script, server), server)
 
     # Then Tinybird's status and body, and the rows in new raw objects
-    assert result.returncode == 0, result.stderr.decode()
-    body, _, status = result.stdout.decode().rpartition("\n")
-    assert int(status) == example.expected_status, body
+    assert status == example.expected_status, body
     assert json.loads(body) == {"successful_rows": len(example.rows), "quarantined_rows": 0}
     assert body == f'{{"successful_rows":{len(example.rows)},"quarantined_rows":0}}'
     landed = b"".join(data for key, data in _raw_objects(server).items() if key not in before)

@@ -7,14 +7,12 @@ its base URL and token (the published SDK's is tests/e2e/test_vayu_client.py).
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from typing import Any
 from unittest.mock import ANY
 
 from lakegate.framing import decode_records
-from tests.e2e.test_seed_examples import SEEDS, LocalServer, _curl_config, _raw_objects
+from tests.e2e.test_seed_examples import SEEDS, LocalServer, _raw_objects, run_curl
 from tests.e2e.test_seed_examples import server as server  # noqa: PLC0414 - the same local server fixture
 
 SEED = (SEEDS / "vayu-events-api.txt").read_text()
@@ -32,17 +30,8 @@ def _published() -> tuple[str, dict[str, Any]]:
 
 def _run(script: str, server: LocalServer) -> tuple[int, Any]:
     script = script.replace(VAYU_HOST, server.api).replace("<token>", server.token)
-    result = subprocess.run(
-        ["bash", "-c", f"set -euo pipefail\n{script}"],
-        cwd=server.workdir,
-        env=os.environ | {"CURL_HOME": str(_curl_config(server.workdir))},
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr.decode()
-    body, _, status = result.stdout.decode().rpartition("\n")
-    return int(status), json.loads(body)
+    status, body = run_curl(script, server)
+    return status, json.loads(body)
 
 
 def test_the_published_example_stores_the_event_then_refuses_its_ref(server: LocalServer) -> None:
