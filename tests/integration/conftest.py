@@ -168,3 +168,22 @@ def lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
         )
         lake.add_token(ADMIN, ["ADMIN"])
         yield lake
+
+
+@pytest.fixture
+def atomic_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    """DynamoDB applies each write (and each transaction) atomically; in-process moto does not
+    across threads, so give it that guarantee. Code that read before writing would still race."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()  # reentrant: a transaction calls the item writes itself
+    for name in ("update_item", "put_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+
+        def locked(self: object, *args: object, _original: Any = original, **kwargs: object) -> object:
+            with lock:
+                return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(DynamoDBBackend, name, locked)

@@ -34,6 +34,7 @@ def test_tokens_table_never_holds_the_plain_token(lake: Lake) -> None:
     assert items[0]["token_hash"]["S"] == hash_token(ADMIN)
 
 
+@pytest.mark.usefixtures("atomic_items")
 def test_registry_create_converges_under_a_race(lake: Lake) -> None:
     # Given two creators that inferred different schemas for the same new source
     a = DataSource("race", (Column("city", "String", "$.city"),))

@@ -188,6 +188,7 @@ def test_release_only_deletes_the_owners_claims(lake: Lake) -> None:
     assert s.get("theirs", 2.0) == ""
 
 
+@pytest.mark.usefixtures("atomic_items")
 def test_racing_claims_of_one_key_have_exactly_one_winner(lake: Lake) -> None:
     barrier = threading.Barrier(6)
     results: dict[int, set[str]] = {}

@@ -42,22 +42,6 @@ def test_counter_items_expire_by_ttl(lake: Lake) -> None:
     assert item["expires_at"] == {"N": str(int(NOW) + COUNTER_TTL_SECONDS)}
 
 
-@pytest.fixture
-def atomic_items(monkeypatch: pytest.MonkeyPatch) -> None:
-    """DynamoDB applies each UpdateItem atomically; in-process moto does not across threads, so
-    give it that guarantee. A read-then-write limiter would still over-admit under this lock."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    lock = threading.Lock()
-    update = DynamoDBBackend.update_item
-
-    def locked(self: object, *args: object, **kwargs: object) -> object:
-        with lock:
-            return update(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(DynamoDBBackend, "update_item", locked)
-
-
 @pytest.mark.usefixtures("atomic_items")
 def test_burst_of_concurrent_requests_gets_exactly_the_limit(lake: Lake) -> None:
     # Given 40 requests racing for a limit of 17 in the same window
