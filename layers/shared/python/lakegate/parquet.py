@@ -17,11 +17,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakegate.column_types import ColumnType, scalar_check
+from lakegate.rows import MISSING, getter
 from lakegate.schema import ARRAY_STEP, Column, DataSource
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1)
-_MISSING = object()
 _NOW = "now()"
 # DateTime64(p): the Arrow unit that holds p fractional digits.
 _UNITS = ((0, "s", timedelta(seconds=1)), (3, "ms", timedelta(milliseconds=1)), (6, "us", timedelta(0, 0, 1)))
@@ -190,23 +190,6 @@ def _items(v: object, convert: Callable[[object], object]) -> list[object]:
     return out
 
 
-def _getter(col: Column) -> Callable[[dict[str, Any]], object]:
-    path = col.path
-    keys = path[:-1] if path[-1] == ARRAY_STEP else path
-
-    def get(row: dict[str, Any]) -> object:
-        v: object = row
-        for k in keys:
-            if v.__class__ is not dict:
-                return _MISSING
-            v = v.get(k, _MISSING)
-            if v is _MISSING:
-                return v
-        return v
-
-    return get
-
-
 def _default(col: Column, t: ColumnType) -> object:
     """The value a DEFAULT clause stands for: a quoted string, `now()`, or a JSON literal."""
     text = (col.default or "").strip()
@@ -235,12 +218,12 @@ class _Plan:
 
 def _plan(col: Column) -> _Plan:
     t = col.parsed_type
-    default: object = _MISSING
+    default: object = MISSING
     if col.default is not None:
         default = _default(col, t)
     elif t.array and not t.nullable:
         default = []  # ClickHouse's default for a missing Array
-    return _Plan(col.name, str(t), _getter(col), _scalar_converter(t), t.array, t.nullable, default)
+    return _Plan(col.name, str(t), getter(col.path), _scalar_converter(t), t.array, t.nullable, default)
 
 
 @dataclass(slots=True)
@@ -300,10 +283,10 @@ def _column(
     convert = plan.convert
     for i, row in enumerate(rows):
         v = plan.get(row)
-        if v is _MISSING or v is None:
+        if v is MISSING or v is None:
             if plan.default is _NOW:
                 v = now[i] // 1000
-            elif plan.default is not _MISSING:
+            elif plan.default is not MISSING:
                 v = plan.default
             elif plan.nullable:
                 out.append(None)
@@ -411,15 +394,15 @@ def quarantine_table(ds: DataSource | None, entries: Sequence[QuarantineEntry]) 
     """Quarantined rows with each column's value as text where the line is an object that has it."""
     schema = quarantine_schema(ds)
     columns: list[list[object]] = [[] for _ in (ds.columns if ds else ())]
-    getters = [_getter(c) for c in ds.columns] if ds else []
+    getters = [getter(c.path) for c in ds.columns] if ds else []
     for e in entries:
         try:
             obj = orjson.loads(e.line)
         except orjson.JSONDecodeError:
             obj = None
         for values, get in zip(columns, getters, strict=True):
-            v = get(obj) if obj.__class__ is dict else _MISSING
-            values.append(None if v is _MISSING or v is None else _text(v))
+            v = get(obj) if obj.__class__ is dict else MISSING
+            values.append(None if v is MISSING or v is None else _text(v))
     arrays = [pa.array(values, type=pa.string()) for values in columns]
     arrays += [
         pa.array([e.line for e in entries], type=pa.string()),
