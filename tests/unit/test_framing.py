@@ -50,6 +50,19 @@ def test_frame_rows_quarantine_header() -> None:
     )
 
 
+def test_frame_rows_marks_rows_deduplicated_at_ingest_and_decodes_the_mark() -> None:
+    header = RecordHeader("events", "ws1", False, "req-1", 1_700_000_000_123, 2, deduplicated=True)
+    (record,) = frame_rows(header, [b"{}"])
+    assert record.data.startswith(b'LG1 {"ds":"events","ws":"ws1","q":0,"rid":"req-1","t":1700000000123,')
+    assert b',"dd":1}\n' in record.data
+    assert [r.header for r in decode_records(record.data)] == [header]
+
+
+def test_decode_records_without_the_mark_reads_not_deduplicated() -> None:
+    (decoded,) = decode_records(frame_rows(HEADER, [b"{}"])[0].data)
+    assert decoded.header.deduplicated is False
+
+
 def test_frame_rows_no_rows_no_records() -> None:
     assert frame_rows(HEADER, []) == []
 

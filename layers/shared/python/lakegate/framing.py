@@ -3,11 +3,13 @@
 Firehose (and moto) concatenate records byte for byte into an S3 object, so every record is
 self-delimiting:
 
-    LG1 {"ds":..., "ws":..., "q":0|1, "rid":..., "t":..., "sv":..., "n":..., "len":...}\\n
+    LG1 {"ds":..., "ws":..., "q":0|1, "rid":..., "t":..., "sv":..., "n":..., "len":...[, "dd":1]}\\n
     <len bytes: n rows, each followed by \\n>
 
 `q=0` rows are the client's original line bytes, never re-encoded; `q=1` rows are quarantine
 entries, one JSON object per line: {"line": original text, "column": ..., "error": ...}.
+`dd=1` says the rows' refs were claimed at ingest (wait=true, Vayu): the compactor, which claims the
+refs of every other row, lands them as they are. Absent means 0, so older records read the same.
 A record holds rows of one data source only, many rows per record (Firehose bills each record in
 5 KB steps), at most MAX_RECORD_BYTES; a PutRecordBatch call holds at most MAX_CALL_RECORDS records
 and MAX_CALL_BYTES bytes.
@@ -39,6 +41,8 @@ class RecordHeader:
     request_id: str
     ingested_at_ms: int
     schema_version: int
+    # The rows' refs were claimed at ingest (wait=true, Vayu): the compactor must not claim them again.
+    deduplicated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +75,7 @@ def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int) -> R
             "n": len(rows),
             "len": payload_bytes,
         }
+        | ({"dd": 1} if header.deduplicated else {})
     )
     # One join copies the rows once: header, each row and a final empty piece, newline between each.
     return Record(b"\n".join([MAGIC + head, *rows, b""]), len(rows))
@@ -152,6 +157,7 @@ def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
                 request_id=str(head["rid"]),
                 ingested_at_ms=int(head["t"]),
                 schema_version=int(head["sv"]),
+                deduplicated=bool(head.get("dd", 0)),
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise FramingError(f"bad record header at byte {pos}: {e}") from e

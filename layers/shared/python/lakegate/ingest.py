@@ -89,7 +89,10 @@ class Ingestor:
             )
             rows, keys, duplicates = dd.rows, dd.keys, dd.duplicates
         now_ms = int(self.clock() * 1000)
-        accepted = frame_rows(RecordHeader(ds.name, workspace, False, request_id, now_ms, ds.version), rows)
+        # Rows claimed here are marked so the compactor lands them without claiming their refs again.
+        claimed = bool(wait and dedup_key)
+        header = RecordHeader(ds.name, workspace, False, request_id, now_ms, ds.version, deduplicated=claimed)
+        accepted = frame_rows(header, rows)
         quarantine = self._quarantine(workspace, ds, checked, request_id, now_ms)
         budget = self.limits.send_budget_seconds
         if time_left is not None:

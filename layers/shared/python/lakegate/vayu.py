@@ -325,7 +325,10 @@ class VayuEvents:
         request_id: str,
         time_left: float | None,
     ) -> None:
-        header = RecordHeader(ds.name, workspace, False, request_id, int(self.clock() * 1000), ds.version)
+        # Claimed per (name, ref) above: the compactor must not dedup them again by the ref alone.
+        header = RecordHeader(
+            ds.name, workspace, False, request_id, int(self.clock() * 1000), ds.version, deduplicated=True
+        )
         records = frame_rows(header, rows)
         budget = self.send_budget_seconds
         if time_left is not None:
