@@ -177,6 +177,17 @@ def test_an_expired_claim_not_yet_swept_is_free(lake: Lake) -> None:
     assert s.get("k", 1001.0) == ""
 
 
+def test_a_key_claimed_again_by_its_owner_stays_its_own(lake: Lake) -> None:
+    # A retried compaction of one raw object claims as the same owner: it must keep the same rows.
+    s = store(lake)
+    assert s.claim([Claim("k"), Claim("j")], "raw:obj-1", 1.0) == set()
+
+    assert s.claim([Claim("k"), Claim("j")], "raw:obj-1", 2.0) == set()
+    assert s.claim([Claim("k")], "raw:obj-2", 2.0) == {"k"}
+    items = boto3.client("dynamodb").scan(TableName=lake.env["REFS_TABLE"])["Items"]
+    assert {item["pk"]["S"]: item["owner"]["S"] for item in items} == {"k": "raw:obj-1", "j": "raw:obj-1"}
+
+
 def test_release_only_deletes_the_owners_claims(lake: Lake) -> None:
     s = store(lake)
     s.claim([Claim("mine", payload="p")], "me", 1.0)

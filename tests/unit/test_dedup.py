@@ -43,6 +43,14 @@ def test_a_key_held_by_an_earlier_request_is_a_duplicate() -> None:
     assert refs.items["ws#ds#a"][0] == "req-1"
 
 
+def test_a_key_its_owner_claims_again_is_not_a_duplicate() -> None:
+    refs = MemoryRefStore()
+    run(refs, [A1, B], owner="raw:obj")
+
+    assert run(refs, [A1, B], owner="raw:obj").rows == [A1, B]
+    assert run(refs, [A1, B], owner="raw:other").duplicates == 2
+
+
 def test_an_expired_claim_counts_as_free() -> None:
     refs = MemoryRefStore()
     run(refs, [A1], owner="req-1", window=60, now=NOW)
