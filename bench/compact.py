@@ -61,7 +61,7 @@ def main() -> None:
         return len(sink.getvalue())
 
     def compactor(blob: bytes) -> int:
-        return sum(len(f.body()) for f in compact(KEY, blob, registry))
+        return sum(len(f.body()) for f in compact(KEY, blob, registry).files)
 
     pa.set_cpu_count(1)
     base_s, gzip_s, plain_s = best(baseline), best(lambda: compactor(raw)), best(lambda: compactor(plain))

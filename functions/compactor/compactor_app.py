@@ -18,6 +18,7 @@ from lakegate.catalog import GlueCatalog
 from lakegate.compactor import Compactor, Outcome
 from lakegate.config import ConfigError
 from lakegate.objects import S3ObjectStore
+from lakegate.refs import DynamoRefStore
 from lakegate.registry import DynamoRegistry
 
 logger = Logger()
@@ -40,7 +41,9 @@ def _service() -> tuple[str, Compactor]:
         # Uncached on purpose: a stale schema would land rows without their newest columns.
         registry = DynamoRegistry(_required("DATASOURCES_TABLE"), clients.dynamodb())
         catalog = GlueCatalog(_required("GLUE_DATABASE"), bucket, clients.glue())
-        _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog))
+        # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
+        refs = DynamoRefStore(_required("REFS_TABLE"), clients.dynamodb())
+        _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog, refs))
     return _compactor
 
 
@@ -75,6 +78,7 @@ def _report(outcome: Outcome) -> None:
         )
     metrics.add_metric(name="LandedRows", unit=MetricUnit.Count, value=outcome.rows)
     metrics.add_metric(name="LandedQuarantinedRows", unit=MetricUnit.Count, value=outcome.quarantined_rows)
+    metrics.add_metric(name="LandedDuplicateRows", unit=MetricUnit.Count, value=outcome.duplicate_rows)
     metrics.add_metric(name="LandedFiles", unit=MetricUnit.Count, value=len(outcome.files))
     logger.info(
         "raw object landed",
@@ -82,6 +86,7 @@ def _report(outcome: Outcome) -> None:
             "key": outcome.source_key,
             "rows": outcome.rows,
             "quarantined_rows": outcome.quarantined_rows,
+            "duplicate_rows": outcome.duplicate_rows,
             "files": list(outcome.files),
         },
     )
@@ -100,5 +105,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "objects": len(outcomes),
         "rows": sum(o.rows for o in outcomes),
         "quarantined_rows": sum(o.quarantined_rows for o in outcomes),
+        "duplicate_rows": sum(o.duplicate_rows for o in outcomes),
         "unreadable": sum(1 for o in outcomes if o.error),
     }

@@ -187,3 +187,19 @@ def atomic_items(monkeypatch: pytest.MonkeyPatch) -> None:
                 return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(DynamoDBBackend, name, locked)
+
+
+@pytest.fixture
+def compact(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], dict[str, Any]]:
+    """Invoke the compactor handler for one raw object, as the EventBridge rule does (cold on the first)."""
+    import compactor_app
+    from tests.integration.compactor_env import object_created, prepare_compactor
+
+    prepare_compactor(lake, monkeypatch)
+
+    def run(key: str) -> dict[str, Any]:
+        context = Context(function_name="CompactorFunction", aws_request_id=f"compact-{key[-8:]}")
+        result: dict[str, Any] = compactor_app.lambda_handler(object_created(lake.bucket, key), context)
+        return result
+
+    return run

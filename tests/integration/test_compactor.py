@@ -4,22 +4,25 @@ from S3 with pyarrow: values, types, partitions, sort order, quarantine, replays
 from __future__ import annotations
 
 import gzip
-import io
-from collections.abc import Callable
 from datetime import UTC, date, datetime
-from typing import Any
 
 import boto3
 import orjson
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from lakegate.framing import decode_records
 from lakegate.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
-from tests.integration.compactor_env import GLUE_DATABASE, prepare_compactor
+from tests.integration.compactor_env import (
+    GLUE_DATABASE,
+    Compact,
+    landed,
+    object_created,
+    raw_keys,
+    rows_of,
+)
 from tests.integration.conftest import REGION, ROOT, Context, Lake
 
 CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
@@ -37,57 +40,6 @@ TYPED = DataSource(
     sorting_key=("city", "ts"),
 )
 
-Compact = Callable[[str], dict[str, Any]]
-
-
-def object_created(bucket: str, key: str) -> dict[str, Any]:
-    """The EventBridge event S3 sends for a new object (the deployed trigger)."""
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-11-23T20:00:00Z",
-        "region": "us-east-1",
-        "resources": [f"arn:aws:s3:::{bucket}"],
-        "detail": {"version": "0", "bucket": {"name": bucket}, "object": {"key": key, "size": 1}},
-    }
-
-
-@pytest.fixture
-def compact(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Compact:
-    """Invoke a fresh (cold) compactor handler for one raw object, as the EventBridge rule does."""
-    import compactor_app
-
-    prepare_compactor(lake, monkeypatch)
-
-    def run(key: str) -> dict[str, Any]:
-        context = Context(function_name="CompactorFunction", aws_request_id=f"compact-{key[-8:]}")
-        result: dict[str, Any] = compactor_app.lambda_handler(object_created(lake.bucket, key), context)
-        return result
-
-    return run
-
-
-def raw_keys(lake: Lake) -> list[str]:
-    listed = lake.s3.list_objects_v2(Bucket=lake.bucket, Prefix="raw/").get("Contents", [])
-    return [o["Key"] for o in sorted(listed, key=lambda o: (o["LastModified"], o["Key"]))]
-
-
-def landed(lake: Lake, prefix: str = "datasources/") -> dict[str, pa.Table]:
-    listed = lake.s3.list_objects_v2(Bucket=lake.bucket, Prefix=prefix).get("Contents", [])
-    return {
-        o["Key"]: pq.read_table(
-            io.BytesIO(lake.s3.get_object(Bucket=lake.bucket, Key=o["Key"])["Body"].read())
-        )
-        for o in listed
-    }
-
-
-def rows_of(tables: dict[str, pa.Table], name: str) -> list[dict[str, Any]]:
-    return [r for key, t in sorted(tables.items()) if key.split("/")[1] == name for r in t.to_pylist()]
-
 
 def ingest_hour(lake: Lake) -> str:
     (blob,) = lake.raw_objects()
@@ -101,7 +53,7 @@ def test_seed_rows_land_as_parquet_in_their_ingestion_hour(lake: Lake, compact: 
 
     result = compact(key)
 
-    assert result == {"objects": 1, "rows": 2, "quarantined_rows": 0, "unreadable": 0}
+    assert result == {"objects": 1, "rows": 2, "quarantined_rows": 0, "duplicate_rows": 0, "unreadable": 0}
     tables = landed(lake)
     (path,) = tables
     assert path.startswith(f"datasources/events_test/{ingest_hour(lake)}/part-") and path.endswith(".parquet")
@@ -220,7 +172,13 @@ def test_an_unreadable_raw_object_is_set_aside_with_its_reason(
     key = "raw/2026/11/23/20/lakegate-DeliveryStream-1-2026-11-23-20-00-00-bad"
     lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=b"\x1f\x8bthis is no gzip")
 
-    assert compact(key) == {"objects": 1, "rows": 0, "quarantined_rows": 0, "unreadable": 1}
+    assert compact(key) == {
+        "objects": 1,
+        "rows": 0,
+        "quarantined_rows": 0,
+        "duplicate_rows": 0,
+        "unreadable": 1,
+    }
 
     kept = lake.s3.get_object(Bucket=lake.bucket, Key="errors/" + key)
     assert kept["Body"].read() == b"\x1f\x8bthis is no gzip"

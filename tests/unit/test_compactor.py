@@ -15,12 +15,14 @@ from lakegate.compactor import (
     compact,
     error_key,
     ingestion_partition,
+    owner_of,
     part_key,
     read_raw,
 )
 from lakegate.framing import RecordHeader, frame_rows, quarantine_row
 from lakegate.objects import MemoryObjectStore
 from lakegate.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.refs import Claim, MemoryRefStore
 from lakegate.registry import MemoryRegistry
 from lakegate.schema import Column, DataSource
 
@@ -95,7 +97,7 @@ def test_read_raw_refuses_what_it_cannot_read(blob: bytes, reason: str) -> None:
 
 
 def test_rows_land_in_their_ingestion_hour_sorted_by_the_sorting_key() -> None:
-    files = compact(KEY, _blob((_header(), ROWS)), _registry())
+    files = compact(KEY, _blob((_header(), ROWS)), _registry()).files
     (f,) = files
     assert f.key == part_key(KEY, "ws1", "events", "date=2026-11-23/hour=20")
     assert f.key.startswith("datasources/events/date=2026-11-23/hour=20/part-") and f.key.endswith(".parquet")
@@ -107,7 +109,7 @@ def test_rows_land_in_their_ingestion_hour_sorted_by_the_sorting_key() -> None:
 
 
 def test_records_of_different_hours_go_to_different_partitions() -> None:
-    files = compact(KEY, _blob((_header(T0), ROWS[:1]), (_header(T1), ROWS[1:])), _registry())
+    files = compact(KEY, _blob((_header(T0), ROWS[:1]), (_header(T1), ROWS[1:])), _registry()).files
     assert sorted((f.partition, f.table.num_rows) for f in files) == [
         ("date=2026-11-23/hour=20", 1),
         ("date=2026-11-23/hour=21", 2),
@@ -116,9 +118,9 @@ def test_records_of_different_hours_go_to_different_partitions() -> None:
 
 def test_file_names_derive_from_the_input_so_a_retry_overwrites() -> None:
     blob = _blob((_header(), ROWS))
-    first = [f.key for f in compact(KEY, blob, _registry())]
-    assert first == [f.key for f in compact(KEY, blob, _registry())]
-    assert first != [f.key for f in compact(KEY + "-other", blob, _registry())]
+    first = [f.key for f in compact(KEY, blob, _registry()).files]
+    assert first == [f.key for f in compact(KEY, blob, _registry()).files]
+    assert first != [f.key for f in compact(KEY + "-other", blob, _registry()).files]
 
 
 def test_workspaces_never_share_a_file() -> None:
@@ -126,14 +128,16 @@ def test_workspaces_never_share_a_file() -> None:
         KEY,
         _blob((_header(ws="ws1"), ROWS[:1]), (_header(ws="ws2"), ROWS[1:])),
         _registry(("ws1", EVENTS), ("ws2", EVENTS)),
-    )
+    ).files
     assert len({f.key for f in files}) == 2
 
 
 def test_quarantine_records_and_rows_that_fail_conversion_land_in_the_quarantine_source() -> None:
     bad = b'{"date":"2020-04-05 00:05:38","city":"Paris","n":999}'
     q = quarantine_row(b"not json", "", "invalid JSON: expected value")
-    files = compact(KEY, _blob((_header(), [*ROWS, bad]), (_header(q=True, rid="req-2"), [q])), _registry())
+    files = compact(
+        KEY, _blob((_header(), [*ROWS, bad]), (_header(q=True, rid="req-2"), [q])), _registry()
+    ).files
     by_name = {f.datasource: f for f in files}
     assert by_name["events"].table.num_rows == 3
     quarantine = by_name["events_quarantine"]
@@ -149,14 +153,14 @@ def test_quarantine_records_and_rows_that_fail_conversion_land_in_the_quarantine
 
 
 def test_rows_of_a_data_source_missing_from_the_registry_are_quarantined_not_dropped() -> None:
-    (f,) = compact(KEY, _blob((_header(ds="gone"), ROWS[:1])), _registry())
+    (f,) = compact(KEY, _blob((_header(ds="gone"), ROWS[:1])), _registry()).files
     assert f.datasource == "gone_quarantine"
     assert f.table.to_pylist()[0][ERROR] == ["Data Source 'gone' is not in the registry of workspace 'ws1'"]
 
 
 def test_an_empty_request_id_still_gives_an_import_id() -> None:
     q = quarantine_row(b"x", "", "e")
-    (f,) = compact(KEY, _blob((_header(q=True, rid=""), [q])), _registry())
+    (f,) = compact(KEY, _blob((_header(q=True, rid=""), [q])), _registry()).files
     assert f.table.to_pylist()[0][IMPORT_ID]
 
 
@@ -173,7 +177,7 @@ def test_an_empty_request_id_still_gives_an_import_id() -> None:
 def test_a_data_source_may_partition_by_its_own_date_column(key: str, partitions: list[str]) -> None:
     ds = DataSource("events", EVENTS.columns, partition_key=key)
     rows = [*ROWS, b'{"date":"2020-05-01 00:00:00","city":"Lima"}']
-    files = compact(KEY, _blob((_header(), rows)), _registry(("ws1", ds)))
+    files = compact(KEY, _blob((_header(), rows)), _registry(("ws1", ds))).files
     assert sorted(f.partition for f in files) == partitions
     assert sum(f.table.num_rows for f in files) == 4
 
@@ -212,7 +216,7 @@ def test_a_new_field_becomes_a_nullable_column_and_lands() -> None:
     registry = _registry()
     rows = [ROWS[0], b'{"date":"2020-04-05 00:00:00","city":"Oslo","temp":{"c":3.5},"tags":["x"]}']
 
-    (f,) = compact(KEY, _blob((_header(), rows)), registry)
+    (f,) = compact(KEY, _blob((_header(), rows)), registry).files
 
     ds = registry.get("ws1", "events")
     assert ds is not None and ds.version == 2
@@ -238,7 +242,7 @@ def test_a_later_value_of_another_type_is_quarantined_not_widened() -> None:
     compact(KEY, _blob((_header(), [b'{"date":"2020-04-05 00:00:00","city":"x","n2":1}'])), registry)
     files = compact(
         KEY + "2", _blob((_header(), [b'{"date":"2020-04-05 00:00:00","city":"x","n2":"one"}'])), registry
-    )
+    ).files
     (q,) = [f for f in files if f.quarantine]
     assert q.table.to_pylist()[0][ERROR] == ["value 'one' on column 'n2' is not Nullable(Int64)"]
 
@@ -268,3 +272,66 @@ def test_racing_evolutions_converge_on_both_columns() -> None:
     ds = registry.get("ws1", "events")
     assert ds is not None and ds.version == 3
     assert [c.name for c in ds.columns[3:]] == ["theirs", "mine"]
+
+
+# --- refs: rows that came without wait=true are deduplicated here ------------------------------------
+
+ORDERS = DataSource(
+    "orders", (Column("ref", "Nullable(String)", "$.ref"), Column("v", "Int32", "$.v")), sorting_key=("v",)
+)
+
+
+def _orders(
+    refs: MemoryRefStore, *records: tuple[RecordHeader, list[bytes]]
+) -> tuple[list[dict[str, object]], int]:
+    result = compact(KEY, _blob(*records), _registry(("ws1", ORDERS)), refs, 1_000.0)
+    rows = [r for f in result.files if not f.quarantine for r in f.table.to_pylist()]
+    return rows, result.duplicate_rows
+
+
+def _order_header(deduplicated: bool = False, t: int = T0) -> RecordHeader:
+    return RecordHeader("orders", "ws1", False, "req-1", t, 1, deduplicated=deduplicated)
+
+
+def test_refs_held_elsewhere_and_repeats_in_the_object_are_dropped() -> None:
+    refs = MemoryRefStore()
+    refs.claim([Claim("ws1#orders#held")], "req-0", 1_000.0)
+    lines = [b'{"ref":"a","v":1}', b'{"ref":"held","v":2}', b'{"ref":"a","v":3}', b'{"v":4}']
+
+    rows, duplicates = _orders(refs, (_order_header(), lines))
+
+    assert rows == [{"ref": "a", "v": 1}, {"ref": None, "v": 4}]
+    assert duplicates == 2
+    assert {k: v[0] for k, v in refs.items.items()} == {
+        "ws1#orders#held": "req-0",
+        "ws1#orders#a": owner_of(KEY),
+    }
+
+
+def test_rows_claimed_at_ingest_land_without_a_claim() -> None:
+    refs = MemoryRefStore()
+    refs.claim([Claim("ws1#orders#w")], "req-1", 1_000.0)  # the wait=true request's own claim
+
+    rows, duplicates = _orders(
+        refs,
+        (_order_header(deduplicated=True), [b'{"ref":"w","v":1}']),
+        (_order_header(t=T1), [b'{"ref":"w","v":2}', b'{"ref":"n","v":3}']),
+    )
+
+    assert rows == [{"ref": "w", "v": 1}, {"ref": "n", "v": 3}]
+    assert duplicates == 1
+
+
+def test_a_retried_object_keeps_the_rows_it_claimed() -> None:
+    refs = MemoryRefStore()
+    lines = [b'{"ref":"a","v":1}', b'{"ref":"b","v":2}']
+    first = _orders(refs, (_order_header(), lines))
+
+    assert _orders(refs, (_order_header(), lines)) == first
+    assert first[1] == 0
+
+
+def test_without_a_ref_store_nothing_is_deduplicated() -> None:
+    lines = [b'{"ref":"a","v":1}', b'{"ref":"a","v":2}']
+    result = compact(KEY, _blob((_order_header(), lines)), _registry(("ws1", ORDERS)))
+    assert sum(f.table.num_rows for f in result.files) == 2

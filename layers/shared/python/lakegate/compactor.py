@@ -1,9 +1,11 @@
 """The compactor's core: one raw Firehose object in, Parquet files per data source and partition out.
 
-`compact` is pure: bytes and the registry in, named Arrow tables out. `Compactor` drives it over any
-`ObjectStore` (the handler passes S3). No boto3 here.
+`compact` is pure but for two stores it is handed: bytes, the registry and the refs in, named Arrow
+tables out. `Compactor` drives it over any `ObjectStore` (the handler passes S3). No boto3 here.
 Output names derive from the input key and the group, so a retried object overwrites its own files
-and never lands a row twice.
+and never lands a row twice. Rows with a dedup key that were not claimed at ingest (wait=false) have
+their refs claimed here, the raw object as owner: a ref lands once whichever path it came by, and a
+retried object claims the same refs again as their owner, so it keeps the same rows.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+import time
 import zlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
@@ -21,6 +24,7 @@ from typing import TYPE_CHECKING
 import orjson
 import pyarrow as pa
 
+from lakegate.dedup import deduplicate
 from lakegate.errors import StoreUnavailable
 from lakegate.evolution import SchemaStore, evolve
 from lakegate.framing import DecodedRecord, FramingError, decode_records
@@ -35,6 +39,7 @@ from lakegate.parquet import (
     sort_table,
     to_parquet,
 )
+from lakegate.refs import RefStore
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
@@ -90,6 +95,8 @@ class _Group:
     lines: list[bytes] = field(default_factory=list)
     ingested_ms: list[int] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
+    # Per line: its ref was claimed at ingest (wait=true, Vayu), so it lands without a claim here.
+    claimed: list[bool] = field(default_factory=list)
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     # The schema versions the rows were checked against at ingest.
     versions: set[int] = field(default_factory=set)
@@ -151,6 +158,7 @@ def _group(records: Sequence[DecodedRecord]) -> dict[tuple[str, str], _Group]:
             g.lines.extend(rec.rows)
             g.ingested_ms.extend([h.ingested_at_ms] * len(rec.rows))
             g.request_ids.extend([rid] * len(rec.rows))
+            g.claimed.extend([h.deduplicated] * len(rec.rows))
     return groups
 
 
@@ -201,10 +209,59 @@ def _convert(schemas: SchemaStore, workspace: str, ds: DataSource, g: _Group) ->
     return ds, rows_to_table(ds, g.lines, g.ingested_ms, parsed)
 
 
-def compact(source_key: str, blob: bytes, schemas: SchemaStore) -> list[LandedFile]:
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """What a raw object becomes: its files, and how many rows were dropped as already-landed refs."""
+
+    files: list[LandedFile]
+    duplicate_rows: int = 0
+
+
+def owner_of(source_key: str) -> str:
+    """Who holds the refs a raw object's rows claim: the object itself, the same on every retry."""
+    return f"raw:{source_key}"
+
+
+def _drop_landed_refs(
+    refs: RefStore,
+    owner: str,
+    now: float,
+    workspace: str,
+    ds: DataSource,
+    g: _Group,
+    converted: Converted,
+) -> tuple[pa.Table, list[int]]:
+    """The converted rows minus those whose ref another request or object holds (or an earlier row of
+    this object took). Rows claimed at ingest are kept as they are: their request holds the ref."""
+    table, kept = converted.table, converted.kept
+    open_rows = [j for j, i in enumerate(kept) if not g.claimed[i]]
+    if not open_rows:
+        return table, kept
+    dd = deduplicate(
+        [g.lines[kept[j]] for j in open_rows],
+        ds.effective_dedup_key,
+        workspace,
+        ds.name,
+        ds.dedup_window_seconds,
+        refs,
+        owner,
+        now,
+    )
+    if dd.duplicates == 0:
+        return table, kept
+    dropped = set(open_rows) - {open_rows[j] for j in dd.indexes}
+    mask = [j not in dropped for j in range(len(kept))]
+    return table.filter(pa.array(mask, type=pa.bool_())), [i for j, i in enumerate(kept) if j not in dropped]
+
+
+def compact(
+    source_key: str, blob: bytes, schemas: SchemaStore, refs: RefStore | None = None, now: float = 0.0
+) -> Compaction:
     """The Parquet files one raw object becomes: per data source and partition, plus their quarantine.
-    Fields the registry does not know yet are added to it first (append-only), then land with the rows."""
+    Fields the registry does not know yet are added to it first (append-only), then land with the rows.
+    With `refs`, rows whose dedup key has landed already (claimed at `now`) are dropped."""
     files: list[LandedFile] = []
+    duplicates = 0
     for (workspace, name), g in _group(read_raw(blob)).items():
         ds = schemas.get(workspace, name)
         quarantined = list(g.quarantined)
@@ -226,10 +283,13 @@ def compact(source_key: str, blob: bytes, schemas: SchemaStore) -> list[LandedFi
                 )
                 for e in converted.errors
             ]
-            table = converted.table
+            table, kept = converted.table, converted.kept
+            if refs is not None and ds.effective_dedup_key and table.num_rows:
+                table, kept = _drop_landed_refs(refs, owner_of(source_key), now, workspace, ds, g, converted)
+                duplicates += converted.table.num_rows - table.num_rows
             if table.num_rows:
                 partitions = _column_partitions(ds, table) or _ingestion_partitions(
-                    [g.ingested_ms[i] for i in converted.kept]
+                    [g.ingested_ms[i] for i in kept]
                 )
                 files += _split(source_key, workspace, name, False, table, partitions, ds)
         if quarantined:
@@ -237,7 +297,7 @@ def compact(source_key: str, blob: bytes, schemas: SchemaStore) -> list[LandedFi
             qtable = quarantine_table(ds, quarantined)
             qparts = _ingestion_partitions([e.inserted_ms for e in quarantined])
             files += _split(source_key, workspace, qname, True, qtable, qparts, ds)
-    return files
+    return Compaction(files, duplicates)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +308,8 @@ class Outcome:
     files: tuple[str, ...] = ()
     rows: int = 0
     quarantined_rows: int = 0
+    # Rows not landed because their ref had landed already (or came twice in the object).
+    duplicate_rows: int = 0
     error: str = ""
     # The rows landed, but the catalog could not be brought in step (it is retried on the next object).
     catalog_error: str = ""
@@ -260,19 +322,29 @@ _MAX_REASON = 1024
 class Compactor:
     """Reads a raw object from the store, lands its Parquet, or sets an unreadable object aside."""
 
-    def __init__(self, store: ObjectStore, schemas: SchemaStore, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self,
+        store: ObjectStore,
+        schemas: SchemaStore,
+        catalog: Catalog | None = None,
+        refs: RefStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._store = store
         self._schemas = schemas
         self._catalog = catalog
+        self._refs = refs
+        self._clock = clock
 
     def process(self, source_key: str) -> Outcome:
         blob = self._store.get(source_key)
         try:
-            files = compact(source_key, blob, self._schemas)
+            compaction = compact(source_key, blob, self._schemas, self._refs, self._clock())
         except UnreadableObject as e:
             reason = str(e).encode("ascii", "replace").decode()[:_MAX_REASON]
             self._store.copy(source_key, error_key(source_key), {"lakegate-error": reason})
             return Outcome(source_key, (error_key(source_key),), error=reason)
+        files = compaction.files
         for f in files:
             self._store.put(f.key, f.body(), PARQUET_CONTENT_TYPE)
         return Outcome(
@@ -280,6 +352,7 @@ class Compactor:
             tuple(f.key for f in files),
             rows=sum(f.table.num_rows for f in files if not f.quarantine),
             quarantined_rows=sum(f.table.num_rows for f in files if f.quarantine),
+            duplicate_rows=compaction.duplicate_rows,
             catalog_error=self._sync_catalog(files),
         )
 

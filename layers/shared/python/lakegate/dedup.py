@@ -1,4 +1,7 @@
-"""Exactly-once for `wait=true`: which rows carry an idempotency key, and which of them may be sent.
+"""Exactly-once: which rows carry an idempotency key, and which of them may land.
+
+The ingest claims keys for `wait=true` (owner: the request); the compactor claims the keys of every
+other row when it lands a raw object (owner: the object, so a retried object keeps its rows).
 
 A row's key is the value at the data source's dedup jsonpath; rows without one are sent as they
 are. A key seen twice in one batch is sent once (the first row wins); a key another request holds
@@ -24,6 +27,8 @@ class Deduplicated:
     rows: list[bytes]
     keys: list[str | None]
     duplicates: int
+    # Where each kept row sat in the input, so a caller holding the rows in another form can filter it.
+    indexes: list[int]
 
 
 def key_of(row: object, path: tuple[str, ...]) -> str | None:
@@ -68,10 +73,12 @@ def deduplicate(
         raise
     rows: list[bytes] = []
     kept: list[str | None] = []
+    indexes: list[int] = []
     for i, (line, k) in enumerate(zip(lines, keys, strict=True)):
         full = ref_key(workspace, datasource, k) if k is not None else None
         if full is not None and (first[full] != i or full in taken):
             continue
         rows.append(line)
         kept.append(full)
-    return Deduplicated(rows, kept, len(lines) - len(rows))
+        indexes.append(i)
+    return Deduplicated(rows, kept, len(lines) - len(rows), indexes)
