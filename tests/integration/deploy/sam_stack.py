@@ -155,6 +155,17 @@ def deploy(session: Any, cfn: Mapping[str, Any]) -> Deployed:
     return deployed
 
 
+def cold_start(monkeypatch: pytest.MonkeyPatch, environment: Mapping[str, Any]) -> None:
+    """A function's environment as Lambda sets it, and a cold start: no cached client or session."""
+    from lakegate import clients
+
+    for key, value in environment.items():
+        # CloudFormation turns every value into a string; moto keeps the template's numbers.
+        monkeypatch.setenv(key, str(value))
+    for cached in (clients.dynamodb, clients.firehose, clients.s3, clients.glue, clients._session):
+        cached.cache_clear()
+
+
 def _create_standins(deployed: Deployed) -> None:
     """The delivery stream and Glue database, by API, under their stand-in names."""
     session = deployed.session

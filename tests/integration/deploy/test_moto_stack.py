@@ -5,19 +5,16 @@ from __future__ import annotations
 
 import base64
 import io
-import warnings
-from collections.abc import Iterator
+import re
 from typing import Any
 
-import boto3
 import orjson
 import pytest
-from moto import mock_aws
 
 from lakegate_cli.main import main as cli
 from lakegate_local import cfn_yaml
 from tests.integration.conftest import Context
-from tests.integration.deploy.sam_stack import REGION, ROOT, STACK, Deployed, deploy, transform
+from tests.integration.deploy.sam_stack import ROOT, STACK, Deployed, cold_start
 
 # Output -> the variable each function reads it from (template.yaml's Globals and the compactor's own).
 WIRING = {
@@ -27,27 +24,6 @@ WIRING = {
     "RefsTableName": "REFS_TABLE",
     "DeliveryStreamName": "DELIVERY_STREAM",
 }
-
-
-@pytest.fixture(scope="module")
-def transformed() -> dict[str, Any]:
-    return transform()
-
-
-@pytest.fixture(scope="module")
-def stack(transformed: dict[str, Any]) -> Iterator[Deployed]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("AWS_ENDPOINT_URL", raising=False)
-        for key, value in {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }.items():
-            mp.setenv(key, value)
-        with mock_aws(), warnings.catch_warnings():
-            # moto warns once per resource type its CloudFormation skips; sam_stack takes those out.
-            warnings.simplefilter("ignore", UserWarning)
-            yield deploy(boto3.session.Session(region_name=REGION), transformed)
 
 
 def test_the_translator_makes_the_functions_arm64_python313(transformed: dict[str, Any]) -> None:
@@ -84,17 +60,6 @@ def test_functions_are_given_the_stack_resource_names(stack: Deployed) -> None:
     assert ingest["DELIVERY_STREAM"] in streams
 
 
-def _cold(monkeypatch: pytest.MonkeyPatch, environment: dict[str, str]) -> None:
-    """The function's environment as Lambda sets it, and a cold start: no cached client or app."""
-    from lakegate import clients
-
-    for key, value in environment.items():
-        # CloudFormation turns every value into a string; moto keeps the template's numbers.
-        monkeypatch.setenv(key, str(value))
-    for cached in (clients.dynamodb, clients.firehose, clients.s3, clients.glue, clients._session):
-        cached.cache_clear()
-
-
 def test_cli_token_ingest_compact_and_show_on_the_stack(
     stack: Deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -106,7 +71,7 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     # When the real ingest handler, configured as the stack configures it, takes a sample event
     import app
 
-    _cold(monkeypatch, stack.function_environment("IngestFunction"))
+    cold_start(monkeypatch, stack.function_environment("IngestFunction"))
     monkeypatch.setattr(app, "_app", None)
     event = orjson.loads((ROOT / "events" / "single.json").read_bytes())
     event["headers"]["authorization"] = f"Bearer {token}"
@@ -121,7 +86,7 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
 
     import compactor_app
 
-    _cold(monkeypatch, stack.function_environment("CompactorFunction"))
+    cold_start(monkeypatch, stack.function_environment("CompactorFunction"))
     monkeypatch.setattr(compactor_app, "_compactor", None)
     created = {
         "detail-type": "Object Created",
@@ -140,3 +105,34 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     body = base64.b64decode(event["body"]) if event.get("isBase64Encoded") else event["body"].encode()
     for field in orjson.loads(body.splitlines()[0]):
         assert f"`json:$.{field}`" in out.getvalue()
+
+
+def _lakegate_metrics(widgets: list[dict[str, Any]]) -> set[str]:
+    """The Lakegate metric names a dashboard's widgets show ("." repeats the row above's field)."""
+    names = set()
+    for widget in widgets:
+        previous: list[Any] = []
+        for row in widget["properties"].get("metrics", []):
+            fields = [f for f in row if not isinstance(f, dict)]
+            if fields and fields[0] != "...":
+                fields = [previous[i] if f == "." else f for i, f in enumerate(fields)]
+                previous = fields
+                if fields[0] == "Lakegate":
+                    names.add(fields[1])
+    return names
+
+
+def test_the_dashboard_is_created_and_charts_only_metrics_the_code_emits(stack: Deployed) -> None:
+    body = stack.session.client("cloudwatch").get_dashboard(DashboardName=stack.physical["Dashboard"])
+    widgets = orjson.loads(body["DashboardBody"])["widgets"]
+    source = "".join(p.read_text() for p in (ROOT / "functions").rglob("*.py"))
+    emitted = set(re.findall(r'add_metric\(name="(\w+)"', source))
+    # app.py names the status metrics by class: f"Status{status // 100}xx".
+    emitted |= {"Status4xx", "Status5xx"} if 'name=f"Status{status // 100}xx"' in source else set()
+    shown = _lakegate_metrics(widgets)
+    assert {"SuccessfulRows", "QuarantinedRows", "LandedRows", "UnreadableRawObjects"} <= shown
+    assert shown <= emitted, f"charted but never emitted: {shown - emitted}"
+    template = cfn_yaml.load(ROOT / "template.yaml")["Resources"]
+    alarms = {k for k, r in template.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    listed = next(w for w in widgets if w["type"] == "alarm")["properties"]["alarms"]
+    assert len(listed) == len(alarms), "every alarm of the template is on the dashboard"
