@@ -76,6 +76,13 @@ def _report(outcome: Outcome) -> None:
         logger.warning(
             "catalog not updated", extra={"key": outcome.source_key, "reason": outcome.catalog_error}
         )
+    if outcome.expiry_error:
+        # The rows are landed; expiry runs again with the next object of these data sources.
+        metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=1)
+        logger.warning("ttl expiry failed", extra={"key": outcome.source_key, "reason": outcome.expiry_error})
+    if outcome.expired:
+        metrics.add_metric(name="ExpiredPartitions", unit=MetricUnit.Count, value=len(outcome.expired))
+        logger.info("partitions expired", extra={"partitions": list(outcome.expired)})
     metrics.add_metric(name="LandedRows", unit=MetricUnit.Count, value=outcome.rows)
     metrics.add_metric(name="LandedQuarantinedRows", unit=MetricUnit.Count, value=outcome.quarantined_rows)
     metrics.add_metric(name="LandedDuplicateRows", unit=MetricUnit.Count, value=outcome.duplicate_rows)

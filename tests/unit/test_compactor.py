@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 from datetime import UTC, datetime
@@ -207,6 +208,33 @@ def test_compactor_sets_an_unreadable_object_aside_with_its_reason() -> None:
     assert store.objects[error_key(KEY)] == b"garbage"
     assert store.metadata[error_key(KEY)] == {"lakegate-error": outcome.error}
     assert not any(k.startswith("datasources/") for k in store.objects)
+
+
+def test_compactor_expires_partitions_past_the_ttl_of_what_it_lands() -> None:
+    ds = dataclasses.replace(EVENTS, ttl="date + toIntervalDay(1)")
+    old = "datasources/events/date=2026-11-20/hour=03/part-old.parquet"
+    old_q = "datasources/events_quarantine/date=2026-11-20/hour=03/part-old.parquet"
+    store = MemoryObjectStore({KEY: _blob((_header(), [*ROWS, b"[]"])), old: b"x", old_q: b"x"})
+    now = datetime(2026, 11, 23, 20, 6, tzinfo=UTC).timestamp()
+
+    outcome = Compactor(store, _registry(("ws1", ds)), clock=lambda: now).process(KEY)
+
+    assert outcome.expired == (
+        "datasources/events/date=2026-11-20/",
+        "datasources/events_quarantine/date=2026-11-20/",
+    )
+    assert old not in store.objects and old_q not in store.objects
+    assert set(outcome.files) <= set(store.objects)  # what it just landed is today's: kept
+
+
+def test_a_stored_ttl_that_cannot_be_applied_is_reported_and_the_rows_land() -> None:
+    ds = dataclasses.replace(EVENTS, ttl="city + toIntervalDay(1)")
+    store = MemoryObjectStore({KEY: _blob((_header(), ROWS))})
+
+    outcome = Compactor(store, _registry(("ws1", ds))).process(KEY)
+
+    assert outcome.rows == 3
+    assert "which is not a Date or DateTime column" in outcome.expiry_error
 
 
 # --- schema evolution ---------------------------------------------------------------------------------

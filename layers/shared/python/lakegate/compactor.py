@@ -25,7 +25,7 @@ import orjson
 import pyarrow as pa
 
 from lakegate.dedup import deduplicate
-from lakegate.errors import StoreUnavailable
+from lakegate.errors import InvalidRequest, StoreUnavailable
 from lakegate.evolution import SchemaStore, evolve
 from lakegate.framing import DecodedRecord, FramingError, decode_records
 from lakegate.objects import ObjectStore
@@ -40,6 +40,7 @@ from lakegate.parquet import (
     to_parquet,
 )
 from lakegate.refs import RefStore
+from lakegate.retention import expire, parse_ttl
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
@@ -313,6 +314,10 @@ class Outcome:
     error: str = ""
     # The rows landed, but the catalog could not be brought in step (it is retried on the next object).
     catalog_error: str = ""
+    # Partition folders deleted because they outlived their data source's TTL.
+    expired: tuple[str, ...] = ()
+    # The rows landed, but expiry failed (it is retried on the next object of the data source).
+    expiry_error: str = ""
 
 
 # S3 user metadata is ASCII and at most 2 KB with its key: the reason is cut to fit.
@@ -347,6 +352,7 @@ class Compactor:
         files = compaction.files
         for f in files:
             self._store.put(f.key, f.body(), PARQUET_CONTENT_TYPE)
+        expired, expiry_error = self._expire(files)
         return Outcome(
             source_key,
             tuple(f.key for f in files),
@@ -354,6 +360,8 @@ class Compactor:
             quarantined_rows=sum(f.table.num_rows for f in files if f.quarantine),
             duplicate_rows=compaction.duplicate_rows,
             catalog_error=self._sync_catalog(files),
+            expired=tuple(expired),
+            expiry_error=expiry_error,
         )
 
     def _sync_catalog(self, files: Sequence[LandedFile]) -> str:
@@ -368,3 +376,24 @@ class Compactor:
             except StoreUnavailable as e:
                 errors.append(f"{ds.name}: {e}")
         return "; ".join(errors)
+
+    def _expire(self, files: Sequence[LandedFile]) -> tuple[list[str], str]:
+        """TTL, applied while the compactor is here: the data source's partitions past it go, and its
+        quarantine's by ingestion time. A failure never holds rows back: the next object retries it."""
+        now = datetime.fromtimestamp(self._clock(), UTC)
+        expired: list[str] = []
+        errors: list[str] = []
+        for ds in {f.schema.name: f.schema for f in files if f.schema is not None}.values():
+            try:
+                ttl = parse_ttl(ds.ttl, ds)
+            except InvalidRequest as e:  # stored before definitions were checked: say so, land anyway
+                errors.append(f"{ds.name}: {e.message}")
+                continue
+            if ttl is None:
+                continue
+            for name in (ds.name, ds.name + QUARANTINE_SUFFIX):
+                try:
+                    expired += expire(self._store, f"{PREFIX}{name}/", ttl, now)
+                except Exception as e:  # noqa: BLE001 - any store failure: the rows are landed, report it
+                    errors.append(f"{name}: {e}")
+        return expired, "; ".join(errors)

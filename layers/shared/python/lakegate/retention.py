@@ -1,0 +1,119 @@
+"""TTL: a data source's `engine_ttl` as Tinybird writes it, and which of its partitions have expired.
+
+The compactor applies it to whole partitions (S3 lifecycle rules expire objects by age and prefix,
+which cannot follow a column or a per-data-source setting without rewriting the bucket's rules). A
+partition is deleted once its newest possible time is older than now minus the interval: never
+early. With ingestion-time partitions the interval counts from ingestion, so a row whose TTL column
+is older than its arrival stays until its ingestion hour expires. Months and years count as 31 and
+366 days, so they too never expire early.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from lakegate.errors import InvalidRequest
+from lakegate.objects import ObjectStore
+from lakegate.schema import DataSource
+
+_SECONDS = {
+    "second": 1,
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+    "week": 7 * 86400,
+    "month": 31 * 86400,
+    "quarter": 92 * 86400,
+    "year": 366 * 86400,
+}
+_UNIT = "|".join(_SECONDS)
+_TTL = re.compile(
+    r"\s*(?:toDate(?:Time)?\(\s*)?`?(?P<column>[A-Za-z_][A-Za-z0-9_]*)`?\s*\)?\s*\+\s*"
+    rf"(?:toInterval(?P<fn_unit>{_UNIT})\(\s*(?P<fn_n>\d+)\s*\)|INTERVAL\s+(?P<n>\d+)\s+(?P<unit>{_UNIT})S?)\s*",
+    re.IGNORECASE,
+)
+_TIME_TYPES = ("Date", "DateTime", "DateTime64")
+_HOUR = re.compile(r"hour=(\d{2})")
+# The first partition folder of each scheme the compactor writes (compactor.ingestion_partition and
+# compactor._PARTITION_FORMATS), parsed back into the time span it holds.
+_FOLDER = re.compile(r"(?P<key>date|day|month|year)=(?P<value>[0-9-]+)")
+
+
+@dataclass(frozen=True, slots=True)
+class Ttl:
+    """Rows older than `seconds` by `column` expire."""
+
+    column: str
+    seconds: int
+
+
+def parse_ttl(text: str, ds: DataSource) -> Ttl | None:
+    """`timestamp + toIntervalDay(30)` or `timestamp + INTERVAL 30 DAY` on a Date/DateTime column of `ds`;
+    None for no TTL. Anything else is a 400 at definition time, never a surprise at landing."""
+    if not text.strip():
+        return None
+    m = _TTL.fullmatch(text)
+    if m is None:
+        raise InvalidRequest(
+            f"Unsupported engine_ttl '{text[:200]}': expected `<Date or DateTime column> + toIntervalDay(N)` "
+            "or `<column> + INTERVAL N DAY` (SECOND, MINUTE, HOUR, DAY, WEEK, MONTH, QUARTER, YEAR)"
+        )
+    column = next((c for c in ds.columns if c.name == m.group("column")), None)
+    if column is None or column.parsed_type.base not in _TIME_TYPES or column.parsed_type.array:
+        raise InvalidRequest(
+            f"engine_ttl uses '{m.group('column')}', which is not a Date or DateTime column of '{ds.name}'"
+        )
+    unit = (m.group("fn_unit") or m.group("unit")).lower()
+    n = int(m.group("fn_n") or m.group("n"))
+    return Ttl(column.name, n * _SECONDS[unit])
+
+
+def partition_end(folder: str) -> datetime | None:
+    """When the span of a first-level partition folder (`date=2026-11-23`, `day=...`, `month=202611`,
+    `year=2026`) ends; None for a folder that holds no time (nulls, or a name lakegate did not write)."""
+    m = _FOLDER.fullmatch(folder.strip("/"))
+    if m is None:
+        return None
+    key, value = m.group("key"), m.group("value")
+    try:
+        if key in ("date", "day"):
+            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+        if key == "month":
+            start = datetime.strptime(value, "%Y%m").replace(tzinfo=UTC)
+            return start + timedelta(days=monthrange(start.year, start.month)[1])
+        return datetime(int(value) + 1, 1, 1, tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def hour_end(day_end: datetime, folder: str) -> datetime | None:
+    """When an `hour=HH` folder inside a day that ends at `day_end` ends."""
+    m = _HOUR.fullmatch(folder.strip("/"))
+    if m is None or int(m.group(1)) > 23:
+        return None
+    return day_end - timedelta(days=1) + timedelta(hours=int(m.group(1)) + 1)
+
+
+def expire(store: ObjectStore, base: str, ttl: Ttl, now: datetime) -> list[str]:
+    """Delete the partitions under `base` (`datasources/<name>/`) whose span ended at least `ttl` ago;
+    the newest day of ingestion partitions goes hour by hour. Returns the folders deleted."""
+    cutoff = now - timedelta(seconds=ttl.seconds)
+    gone: list[str] = []
+    for folder in store.folders(base):
+        name = folder[len(base) :]
+        end = partition_end(name)
+        if end is None:
+            continue
+        if end <= cutoff:
+            store.delete_prefix(folder)
+            gone.append(folder)
+        elif name.startswith("date=") and end - timedelta(days=1) < cutoff:
+            for hour in store.folders(folder):
+                h_end = hour_end(end, hour[len(folder) :])
+                if h_end is not None and h_end <= cutoff:
+                    store.delete_prefix(hour)
+                    gone.append(hour)
+    return gone
