@@ -23,6 +23,10 @@ class Registry(Protocol):
         """Store `ds` unless one exists; return whichever is stored, so racing creators agree."""
         ...
 
+    def list(self, workspace: str) -> list[DataSource]:
+        """Every data source of the workspace, by name."""
+        ...
+
 
 class DynamoRegistry:
     """Items keyed (workspace_id, name); the schema is kept as one JSON attribute."""
@@ -68,6 +72,23 @@ class DynamoRegistry:
             raise unavailable(e, "data source creation") from e
         return ds
 
+    def list(self, workspace: str) -> list[DataSource]:
+        pages = self._client.get_paginator("query").paginate(
+            TableName=self._table,
+            KeyConditionExpression="workspace_id = :w",
+            ExpressionAttributeValues={":w": {"S": workspace}},
+            ProjectionExpression="#s",
+            ExpressionAttributeNames={"#s": "schema"},
+            ConsistentRead=True,
+        )
+        try:
+            items = [item for page in pages for item in page.get("Items", [])]
+        except (ClientError, BotoCoreError) as e:
+            raise unavailable(e, "data source listing") from e
+        return sorted(
+            (DataSource.from_dict(orjson.loads(i["schema"]["S"])) for i in items), key=lambda d: d.name
+        )
+
     def evolve(self, workspace: str, ds: DataSource) -> DataSource:
         """Store `ds` (version N + 1) only over version N; return whichever is stored, so racing
         writers see the winner and merge their own change into it."""
@@ -108,6 +129,9 @@ class MemoryRegistry:
     def create(self, workspace: str, ds: DataSource) -> DataSource:
         return self.items.setdefault((workspace, ds.name), ds)
 
+    def list(self, workspace: str) -> list[DataSource]:
+        return [ds for (ws, _), ds in sorted(self.items.items()) if ws == workspace]
+
     def evolve(self, workspace: str, ds: DataSource) -> DataSource:
         """Like the real one: stored only over version `ds.version - 1`."""
         current = self.items.get((workspace, ds.name))
@@ -142,3 +166,7 @@ class CachedRegistry:
         stored = self._inner.create(workspace, ds)
         self._cache[(workspace, ds.name)] = (self._clock() + self._ttl, stored)
         return stored
+
+    def list(self, workspace: str) -> list[DataSource]:
+        """Never cached: a listing is rare and must show what exists now."""
+        return self._inner.list(workspace)
