@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from lakegate_cli.target import (
     aws_error,
     resolve,
 )
+from lakegate_local import query
 
 # The repository's template.yaml, as the local server finds it (LAKEGATE_TEMPLATE overrides).
 REPO = Path(__file__).resolve().parents[2]
@@ -114,6 +116,20 @@ def _quarantine(args: argparse.Namespace, names: Names, connection: Connection, 
     print(render.quarantine_rows(summary), file=out)
 
 
+def _query(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    bucket = names.require(BUCKET)
+    # The bucket's datasources/ is copied first: DuckDB then reads local files and needs no
+    # extension nor credentials of its own, and any endpoint boto3 reaches (moto's too) works.
+    try:
+        query.require_sql(args.sql)
+        with tempfile.TemporaryDirectory(prefix="lakegate-query-") as tmp:
+            root = query.fetch(bucket, Path(args.cache or tmp), connection.s3())
+            columns, rows = query.answer(root, args.sql, f"s3://{bucket}")
+    except query.QueryError as e:
+        raise CliError(e.message) from e
+    print(query.render(columns, rows), file=out)
+
+
 COMMANDS = {
     ("tokens", "create"): _tokens_create,
     ("tokens", "list"): _tokens_list,
@@ -121,6 +137,7 @@ COMMANDS = {
     ("datasources", "list"): _datasources_list,
     ("datasources", "show"): _datasources_show,
     ("quarantine", None): _quarantine,
+    ("query", None): _query,
 }
 
 

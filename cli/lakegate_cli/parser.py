@@ -1,4 +1,4 @@
-"""The command line: `lakegate [target] tokens|datasources|quarantine ...`, parsed by argparse."""
+"""The command line: `lakegate [target] tokens|datasources|quarantine|query ...`, parsed by argparse."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def _add_target(parser: argparse.ArgumentParser, top: bool) -> None:
 def build() -> Parser:
     parser = Parser(
         prog="lakegate",
-        description="Administer a lakegate deployment: tokens, data sources, quarantine.",
+        description="Administer a lakegate deployment: tokens, data sources, quarantine, queries.",
         epilog=TARGET_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -112,4 +112,16 @@ def build() -> Parser:
     show.add_argument("--workspace")
 
     command(commands, "quarantine", "objects in each <name>_quarantine folder of the lake")
+
+    query = command(
+        commands,
+        "query",
+        "run SQL (DuckDB) over the landed Parquet: each data source and each <name>_quarantine is a view",
+    )
+    query.add_argument("sql", metavar="SQL", help='one argument, quoted: "SELECT count(*) FROM events"')
+    query.add_argument(
+        "--cache",
+        metavar="DIR",
+        help="copy the Parquet here and keep it (default: a temporary folder, removed afterwards)",
+    )
     return parser

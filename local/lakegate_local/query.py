@@ -3,9 +3,11 @@
     python -m lakegate_local.query "SELECT city, count(*) FROM events_test GROUP BY city"
     python -m lakegate_local.query --bucket <lake bucket> "SELECT ..."   # the deployed lake (or moto's)
 
+The admin CLI's `lakegate query` (cli/lakegate_cli) runs the same `answer` over a target's bucket.
+
 By default it reads the local server's mirror (`./lake/`, or `LAKE_DIR`). With `--bucket` it first copies
-the bucket's `datasources/` into a cache folder with boto3 (only new or changed files), so it needs no
-DuckDB extension and works against any endpoint boto3 works against (`AWS_ENDPOINT_URL` for moto).
+the bucket's `datasources/` with boto3 into a folder (temporary unless `--cache` names one), so it needs
+no DuckDB extension and works against any endpoint boto3 works against (`AWS_ENDPOINT_URL` for moto).
 
 Files of a data source are read `union_by_name`, so files written before a column was added read it as
 null. Hive partitioning is off: the default `date=` folders would replace a data source's own `date`
@@ -16,11 +18,15 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 REPO = Path(__file__).resolve().parents[2]
 DATASOURCES = "datasources"
@@ -34,19 +40,31 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+class QueryError(Exception):
+    """A query that cannot be answered, said so that the person who typed it knows what to change."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def views(root: Path) -> list[str]:
+    """The data sources (and quarantines) with landed Parquet under `root`: the views a query sees."""
+    base = root / DATASOURCES
+    folders = sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []
+    return [f.name for f in folders if any(f.rglob("*.parquet"))]
+
+
 def connect(root: Path) -> Any:
     """An in-memory DuckDB with a view per folder under `<root>/datasources/` that holds Parquet."""
     import duckdb
 
     con = duckdb.connect()
-    base = root / DATASOURCES
-    for folder in sorted(p for p in base.iterdir() if p.is_dir()) if base.is_dir() else []:
-        if not any(folder.rglob("*.parquet")):
-            continue
-        files = _literal(str(folder / "**" / "*.parquet"))
+    for name in views(root):
+        files = _literal(str(root / DATASOURCES / name / "**" / "*.parquet"))
         # A quoted identifier and a quoted literal, both of our own folder names.
         reader = f"read_parquet({files}, union_by_name = true, hive_partitioning = false)"
-        con.execute(f"CREATE VIEW {_quote(folder.name)} AS SELECT * FROM {reader}")  # noqa: S608
+        con.execute(f"CREATE VIEW {_quote(name)} AS SELECT * FROM {reader}")  # noqa: S608
     return con
 
 
@@ -61,13 +79,61 @@ def run(root: Path, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     return table.column_names, [tuple(row.values()) for row in table.to_pylist()]
 
 
-def fetch(bucket: str, cache: Path) -> Path:
-    """Mirror the bucket's data sources into `cache`; the root to query."""
-    import boto3
+# DuckDB's words for a name it cannot resolve in FROM: "Table with name nope does not exist!"
+_MISSING_TABLE = re.compile(r"Table with name (.+?) does not exist")
 
+
+def require_sql(sql: str) -> None:
+    """Refuse a blank query before anything is copied or run."""
+    if not sql.strip():
+        raise QueryError('no SQL: pass the query as one argument, e.g. "SELECT count(*) FROM <data source>"')
+
+
+def answer(root: Path, sql: str, where: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`run`, with every failure a QueryError that says what to do; `where` names the lake for messages."""
+    import duckdb
+
+    require_sql(sql)
+    try:
+        return run(root, sql)
+    except duckdb.CatalogException as e:
+        missing = _MISSING_TABLE.search(str(e))
+        if missing is None:
+            raise QueryError(_first_line(e)) from e
+        known = views(root)
+        if not known:
+            raise QueryError(
+                f"no data yet in {where}: nothing has landed under {DATASOURCES}/ (the compactor writes "
+                "Parquet there once Firehose has delivered, about a minute after ingest)"
+            ) from e
+        raise QueryError(
+            f"unknown table {missing.group(1)!r}: the data sources with data in {where} are "
+            f"{', '.join(known)}"
+        ) from e
+    except duckdb.Error as e:
+        raise QueryError(_first_line(e)) from e
+
+
+def _first_line(e: Exception) -> str:
+    return str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+
+
+def render(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
+    """Tab-separated, a header line first; null as an empty field."""
+    lines = ["\t".join(columns)]
+    lines += ["\t".join("" if v is None else str(v) for v in row) for row in rows]
+    return "\n".join(lines)
+
+
+def fetch(bucket: str, cache: Path, client: S3Client | None = None) -> Path:
+    """Copy the bucket's data sources into `cache`; the root to query."""
     from lakegate_local.mirror import sync
 
-    sync(boto3.client("s3"), bucket, cache, [f"{DATASOURCES}/"], {})
+    if client is None:
+        import boto3
+
+        client = boto3.client("s3")
+    sync(client, bucket, cache, [f"{DATASOURCES}/"], {})
     return cache
 
 
@@ -80,20 +146,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--cache", type=Path, help="where --bucket copies files (default: a temporary folder)"
     )
     args = parser.parse_args(argv)
-    import duckdb
-
     try:
         if args.bucket:
             with tempfile.TemporaryDirectory(prefix="lakegate-query-") as tmp:
-                columns, rows = run(fetch(args.bucket, args.cache or Path(tmp)), args.sql)
+                root = fetch(args.bucket, args.cache or Path(tmp))
+                columns, rows = answer(root, args.sql, f"s3://{args.bucket}")
         else:
-            columns, rows = run(args.lake or Path(os.environ.get("LAKE_DIR") or REPO / "lake"), args.sql)
-    except duckdb.Error as e:
-        print(f"query failed: {e}", file=sys.stderr)
+            lake = args.lake or Path(os.environ.get("LAKE_DIR") or REPO / "lake")
+            columns, rows = answer(lake, args.sql, str(lake))
+    except QueryError as e:
+        print(f"query failed: {e.message}", file=sys.stderr)
         return 1
-    print("\t".join(columns))
-    for row in rows:
-        print("\t".join("" if v is None else str(v) for v in row))
+    print(render(columns, rows))
     return 0
 
 

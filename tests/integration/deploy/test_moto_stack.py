@@ -106,6 +106,11 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     for field in orjson.loads(body.splitlines()[0]):
         assert f"`json:$.{field}`" in out.getvalue()
 
+    # And `lakegate query` reads the landed rows from the stack's bucket
+    out = io.StringIO()
+    assert cli(["--stack", STACK, "query", "SELECT count(*) AS n FROM events_test"], out=out) == 0
+    assert out.getvalue() == f"n\n{len(body.splitlines())}\n"
+
 
 def _lakegate_metrics(widgets: list[dict[str, Any]]) -> set[str]:
     """The Lakegate metric names a dashboard's widgets show ("." repeats the row above's field)."""

@@ -1,0 +1,68 @@
+"""`lakegate query`: parsing, and the answers and errors over a lake folder (no AWS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from lakegate_cli.parser import build
+from lakegate_local.query import QueryError, answer, render, views
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--stack", "prod", "query", "SELECT 1"], ["query", "SELECT 1", "--stack", "prod"]],
+)
+def test_query_takes_one_sql_argument_and_the_target_either_side(argv: list[str]) -> None:
+    args = build().parse_args(argv)
+    assert (args.command, args.sql, args.stack, args.cache) == ("query", "SELECT 1", "prod", None)
+
+
+def test_a_second_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # An unquoted query arrives as several arguments: argparse refuses the extra ones.
+    with pytest.raises(SystemExit) as exit_:
+        build().parse_args(["query", "SELECT", "1"])
+    assert exit_.value.code == 2
+    assert "unrecognized arguments: 1" in capsys.readouterr().err
+
+
+def _lake(root: Path, folder: str, rows: list[dict[str, object]]) -> None:
+    part = root / "datasources" / folder / "date=2026-01-01" / "hour=00"
+    part.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist(rows), part / "part-1.parquet")
+
+
+def test_views_are_the_folders_holding_parquet(tmp_path: Path) -> None:
+    _lake(tmp_path, "b", [{"n": 1}])
+    _lake(tmp_path, "a", [{"n": 2}])
+    (tmp_path / "datasources" / "empty").mkdir()
+    assert views(tmp_path) == ["a", "b"]
+    assert answer(tmp_path, "SELECT sum(a.n + b.n) AS s FROM a, b", "here") == (["s"], [(3,)])
+
+
+@pytest.mark.parametrize(
+    ("sql", "message"),
+    [
+        ("", "no SQL: pass the query as one argument"),
+        ("SELECT * FROM nope", "unknown table 'nope': the data sources with data in here are a"),
+        ("SELECT nope FROM a", 'Binder Error: Referenced column "nope" not found'),
+    ],
+)
+def test_errors_say_what_to_change(tmp_path: Path, sql: str, message: str) -> None:
+    _lake(tmp_path, "a", [{"n": 1}])
+    with pytest.raises(QueryError) as error:
+        answer(tmp_path, sql, "here")
+    assert error.value.message.startswith(message)
+    assert "\n" not in error.value.message
+
+
+def test_an_empty_lake_has_no_data_yet(tmp_path: Path) -> None:
+    with pytest.raises(QueryError, match=r"^no data yet in here: nothing has landed under datasources/"):
+        answer(tmp_path, "SELECT * FROM events", "here")
+
+
+def test_render_is_tab_separated_with_nulls_empty() -> None:
+    assert render(["a", "b"], [(1, None), ("x", 2.5)]) == "a\tb\n1\t\nx\t2.5"
