@@ -1,4 +1,4 @@
-"""TTL: Tinybird's engine_ttl parsed, partition spans read back from folder names, expiry never early."""
+"""TTL: Tinybird's engine_ttl parsed, and partition spans read back from folder names."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from lakegate.errors import InvalidRequest
-from lakegate.objects import MemoryObjectStore
-from lakegate.retention import Ttl, expire, hour_end, parse_ttl, partition_end
+from lakegate.retention import Ttl, hour_end, parse_ttl, partition_end
 from lakegate.schema import Column, DataSource
 
 DS = DataSource(
@@ -82,59 +81,3 @@ def test_partition_end(folder: str, end: datetime | None) -> None:
 def test_hour_end() -> None:
     assert hour_end(datetime(2026, 11, 24, tzinfo=UTC), "hour=05/") == datetime(2026, 11, 23, 6, tzinfo=UTC)
     assert hour_end(datetime(2026, 11, 24, tzinfo=UTC), "hour=24") is None
-
-
-def _store(*keys: str) -> MemoryObjectStore:
-    return MemoryObjectStore({k: b"x" for k in keys})
-
-
-BASE = "datasources/events/"
-
-
-def test_expire_deletes_whole_days_past_the_ttl_and_the_hours_past_it_in_the_newest_day() -> None:
-    store = _store(
-        BASE + "date=2026-11-20/hour=10/part-a.parquet",
-        BASE + "date=2026-11-20/hour=23/part-b.parquet",
-        BASE + "date=2026-11-21/hour=05/part-c.parquet",
-        BASE + "date=2026-11-21/hour=06/part-d.parquet",
-        BASE + "date=2026-11-21/hour=07/part-e.parquet",
-        BASE + "date=2026-11-23/hour=00/part-f.parquet",
-        "datasources/events_quarantine/date=2026-11-01/hour=00/part-q.parquet",
-        "datasources/other/date=2026-11-01/hour=00/part-o.parquet",
-    )
-    now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
-
-    gone = expire(store, BASE, Ttl("timestamp", 2 * DAY - 1800), now)  # cutoff 2026-11-21 07:30
-
-    assert gone == [
-        BASE + "date=2026-11-20/",
-        BASE + "date=2026-11-21/hour=05/",
-        BASE + "date=2026-11-21/hour=06/",
-    ]
-    assert sorted(store.objects) == [
-        "datasources/events/date=2026-11-21/hour=07/part-e.parquet",  # ends 08:00, after the cutoff
-        "datasources/events/date=2026-11-23/hour=00/part-f.parquet",
-        "datasources/events_quarantine/date=2026-11-01/hour=00/part-q.parquet",
-        "datasources/other/date=2026-11-01/hour=00/part-o.parquet",
-    ]
-
-
-def test_expire_takes_column_partitions_whole_and_never_a_null_one() -> None:
-    store = _store(
-        BASE + "month=202609/part-a.parquet",
-        BASE + "month=202610/part-b.parquet",
-        BASE + "month=202611/part-c.parquet",
-        BASE + "month=__HIVE_DEFAULT_PARTITION__/part-d.parquet",
-    )
-
-    gone = expire(store, BASE, Ttl("timestamp", 30 * DAY), datetime(2026, 11, 30, 12, tzinfo=UTC))
-
-    assert gone == [BASE + "month=202609/"]  # October ends Nov 1, not 30 days before Nov 30 12:00
-    assert len(store.objects) == 3
-
-
-def test_expire_with_nothing_to_expire_deletes_nothing() -> None:
-    store = _store(BASE + "date=2026-11-23/hour=00/part-f.parquet")
-    assert expire(store, BASE, Ttl("timestamp", DAY), datetime(2026, 11, 23, 12, tzinfo=UTC)) == []
-    assert expire(_store(), BASE, Ttl("timestamp", DAY), datetime(2026, 11, 23, tzinfo=UTC)) == []
-    assert len(store.objects) == 1

@@ -27,6 +27,7 @@ import pyarrow as pa
 from lakegate.dedup import deduplicate
 from lakegate.errors import InvalidRequest, StoreUnavailable
 from lakegate.evolution import SchemaStore, evolve
+from lakegate.expiry import expire
 from lakegate.framing import DecodedRecord, FramingError, decode_records
 from lakegate.objects import ObjectStore
 from lakegate.parquet import (
@@ -40,7 +41,7 @@ from lakegate.parquet import (
     to_parquet,
 )
 from lakegate.refs import RefStore
-from lakegate.retention import expire, parse_ttl
+from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:

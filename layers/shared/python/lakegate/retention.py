@@ -1,4 +1,5 @@
-"""TTL: a data source's `engine_ttl` as Tinybird writes it, and which of its partitions have expired.
+"""TTL: a data source's `engine_ttl` as Tinybird writes it, and the time span of a partition folder.
+Pure: the ingest checks definitions with it; `expiry` applies it to the lake.
 
 The compactor applies it to whole partitions (S3 lifecycle rules expire objects by age and prefix,
 which cannot follow a column or a per-data-source setting without rewriting the bucket's rules). A
@@ -16,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lakegate.errors import InvalidRequest
-from lakegate.objects import ObjectStore
 from lakegate.schema import DataSource
 
 _SECONDS = {
@@ -95,25 +95,3 @@ def hour_end(day_end: datetime, folder: str) -> datetime | None:
     if m is None or int(m.group(1)) > 23:
         return None
     return day_end - timedelta(days=1) + timedelta(hours=int(m.group(1)) + 1)
-
-
-def expire(store: ObjectStore, base: str, ttl: Ttl, now: datetime) -> list[str]:
-    """Delete the partitions under `base` (`datasources/<name>/`) whose span ended at least `ttl` ago;
-    the newest day of ingestion partitions goes hour by hour. Returns the folders deleted."""
-    cutoff = now - timedelta(seconds=ttl.seconds)
-    gone: list[str] = []
-    for folder in store.folders(base):
-        name = folder[len(base) :]
-        end = partition_end(name)
-        if end is None:
-            continue
-        if end <= cutoff:
-            store.delete_prefix(folder)
-            gone.append(folder)
-        elif name.startswith("date=") and end - timedelta(days=1) < cutoff:
-            for hour in store.folders(folder):
-                h_end = hour_end(end, hour[len(folder) :])
-                if h_end is not None and h_end <= cutoff:
-                    store.delete_prefix(hour)
-                    gone.append(hour)
-    return gone
