@@ -14,9 +14,10 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakegate import body, clients, limits, vayu
+from lakegate import body, clients, datasources, limits, vayu
 from lakegate.auth import Token, api_token, authorize, hash_token, issue_access_token, token_from_request
 from lakegate.config import Settings
+from lakegate.datasources import DataSources, describe
 from lakegate.errors import Forbidden, LakegateError, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
 from lakegate.ingest import Ingestor, Limits
@@ -77,15 +78,19 @@ class Service:
         )
         return cls(settings, tokens, registry, limiter, refs, ingestor, batches)
 
+    def authenticate(self, headers: Mapping[str, str], query: Mapping[str, str], now: float) -> Token:
+        """Who is asking: 403 for no usable token, 404 for a token of another cluster."""
+        plain = token_from_request(headers, query)
+        if plain is None:
+            raise Forbidden("Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'")
+        return authorize(self.tokens.get(hash_token(plain)), self.settings.cluster_id, now)
+
     def admit(
         self, headers: Mapping[str, str], query: Mapping[str, str], name: str
     ) -> tuple[Token, Decision]:
         """Who is asking, and whether their window has room: 403/404, then 429. Nothing is read yet."""
         now = time.time()
-        plain = token_from_request(headers, query)
-        if plain is None:
-            raise Forbidden("Invalid token: send it as 'Authorization: Bearer <token>' or '?token=<token>'")
-        token = authorize(self.tokens.get(hash_token(plain)), self.settings.cluster_id, now)
+        token = self.authenticate(headers, query, now)
         validate_name(name)
         ds = self.registry.get(token.workspace_id, name)
         scopes = scopes_for(
@@ -166,6 +171,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
         return _json(200 if wait else 202, orjson.dumps(answer), decision.headers())
 
     _vayu_routes(app, service)
+    _datasource_routes(app, service)
 
     def domain_error(e: LakegateError) -> Response[str]:
         status, payload, headers = error_response(e)
@@ -259,6 +265,54 @@ def _vayu_routes(app: APIGatewayHttpResolver, service: Service) -> None:
             metrics.add_metric(name="ValidEvents", unit=MetricUnit.Count, value=len(answer.valid))
             metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(answer.invalid))
         return _json(200, answer.body(), decision.headers())
+
+
+def _datasource_routes(app: APIGatewayHttpResolver, service: Service) -> None:
+    """Tinybird's Data Sources API: define a schema before sending rows, list, show (lakegate.datasources),
+    and `POST /v0/analyze`: what the Events API would make of a batch, writing nothing."""
+    limits = service.ingestor.limits
+    api = DataSources(service.registry, limits)
+
+    def caller() -> tuple[Token, dict[str, str]]:
+        event = app.current_event
+        query = event.query_string_parameters or {}
+        return service.authenticate(event.headers or {}, query, time.time()), query
+
+    @app.post("/v0/datasources")
+    def create_datasource() -> Response[str]:
+        token, query = caller()
+        event = app.current_event
+        raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
+        # Tinybird's clients send the parameters in the query string or as a form body: both count.
+        sent = datasources.body_params(raw, (event.headers or {}).get("content-type", ""))
+        params = sent | {k: v for k, v in query.items() if k != "token"}
+        ds, created = api.create(token, params)
+        # Not `created`: a LogRecord attribute, which `extra` may not overwrite.
+        logger.info("datasource defined", extra={"datasource": ds.name, "new_datasource": created})
+        return _json(200, orjson.dumps({"datasource": describe(ds)}))
+
+    @app.get("/v0/datasources")
+    def list_datasources() -> Response[str]:
+        token, _ = caller()
+        return _json(200, orjson.dumps({"datasources": [describe(ds) for ds in api.list(token)]}))
+
+    @app.get("/v0/datasources/<name>")
+    def show_datasource(name: str) -> Response[str]:
+        token, _ = caller()
+        return _json(200, orjson.dumps(describe(api.show(token, unquote(name)))))
+
+    @app.post("/v0/analyze")
+    def analyze() -> Response[str]:
+        token, query = caller()
+        event = app.current_event
+        raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
+        data = body.decode(
+            raw,
+            (event.headers or {}).get("content-encoding", ""),
+            service.settings.max_compressed_bytes,
+            service.settings.max_decompressed_bytes,
+        )
+        return _json(200, orjson.dumps(api.analyze(token, query.get("name"), data)))
 
 
 def _limited(decision: Decision, call: Callable[[], _T]) -> _T:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import boto3
 import orjson
@@ -77,8 +78,7 @@ class Lake:
         if token is not None:
             h.setdefault("authorization", f"Bearer {token}")
         qs: dict[str, str] = {}
-        for part in filter(None, query.split("&")):
-            k, _, v = part.partition("=")
+        for k, v in parse_qsl(query, keep_blank_values=True):  # decoded, as API Gateway passes them
             qs[k] = f"{qs[k]},{v}" if k in qs else v
         event: dict[str, Any] = {
             "version": "2.0",

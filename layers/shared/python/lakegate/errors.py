@@ -29,6 +29,10 @@ class NotFound(LakegateError):
     """The route or resource does not exist."""
 
 
+class Conflict(LakegateError):
+    """The resource exists already, defined otherwise than the request asks."""
+
+
 class PayloadTooLarge(LakegateError):
     """The body, compressed or decompressed, is over a limit."""
 

@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 
 from lakegate.errors import (
+    Conflict,
     Forbidden,
     InvalidRequest,
     LakegateError,
@@ -27,6 +28,7 @@ STATUS: dict[type[LakegateError], int] = {
     Forbidden: 403,
     WrongCluster: 404,
     NotFound: 404,
+    Conflict: 409,
     PayloadTooLarge: 413,
     UnsupportedEncoding: 415,
     PartiallyInserted: 422,
