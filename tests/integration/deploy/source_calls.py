@@ -3,7 +3,7 @@ recorded run, so an operation no test path reaches is still checked against the 
 
 A function's code is its handler and every `lakegate` module the handler imports, directly or not (an
 over-approximation: a module's every call counts, even one only the other function uses). A call is
-`<receiver>.<operation>(...)` where `<operation>` is a botocore operation of a service lakegate uses; the
+`<receiver>.<operation>(...)` (or `<receiver>.get_paginator("<operation>")`) where `<operation>` is a botocore operation of a service lakegate uses; the
 service is the receiver's (a `mypy_boto3_*` client annotation, `clients.<service>()`), else the only
 service with that operation, else the one the enclosing class or module is named for.
 """
@@ -153,12 +153,16 @@ class _Scan(ast.NodeVisitor):
         if not isinstance(node.func, ast.Attribute):
             return
         method = node.func.attr
+        receiver = node.func.value
+        if method == "get_paginator" and node.args and isinstance(node.args[0], ast.Constant):
+            # client.get_paginator("list_objects_v2").paginate(...) calls list_objects_v2 page by page.
+            method = str(node.args[0].value)
         candidates = tuple(s for s in SERVICES if method in operations()[s])
         if not candidates:
             return
         where = f"{self.path.relative_to(self.root)}:{node.lineno}"
-        known = self._known(node.func.value)
-        root = node.func.value
+        known = self._known(receiver)
+        root = receiver
         while isinstance(root, ast.Attribute):
             root = root.value
         if known is None and isinstance(root, ast.Name) and root.id in self.modules:

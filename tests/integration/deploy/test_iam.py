@@ -38,6 +38,13 @@ HANDLERS = {
     "IngestFunction": ROOT / "functions" / "ingest" / "app.py",
     "CompactorFunction": ROOT / "functions" / "compactor" / "compactor_app.py",
 }
+# The source scan counts every call of every module a function imports. These calls sit in a module a
+# function imports but on a path it never takes; each says why, and must still be found (else remove it).
+NOT_ON_ITS_PATH = {
+    ("CompactorFunction", "dynamodb:Query"): (
+        "DynamoRegistry.list serves the ingest's GET /v0/datasources; the compactor reads data sources by key"
+    ),
+}
 ADMIN = "iam-admin-token"
 LIMITED = "iam-limited-token"
 
@@ -217,8 +224,12 @@ def test_every_client_call_in_the_source_is_among_the_roles_actions(run: Run, fu
     calls, ambiguous = client_calls(modules, ROOT)
     assert not ambiguous, f"cannot tell these calls' service: {ambiguous}"
     assert calls, "the scan found no client call: it is not reading the code"
-    findings = check(calls, run.policies[function], AT)
+    found = check(calls, run.policies[function], AT)
+    excused = {(f, a) for f, a in NOT_ON_ITS_PATH if f == function}
+    findings = [f for f in found if not any(f.problem == f"not allowed: {a} on *" for _, a in excused)]
     assert not findings, f"{function}'s role in template.yaml has no statement for:\n{summary(findings)}"
+    stale = {a for _, a in excused if not any(f.problem == f"not allowed: {a} on *" for f in found)}
+    assert not stale, f"NOT_ON_ITS_PATH lists {stale} for {function}, which the scan no longer finds denied"
 
 
 def test_the_source_scan_reports_a_removed_action(run: Run) -> None:
@@ -243,6 +254,7 @@ def test_the_source_scan_finds_calls_as_the_code_writes_them(tmp_path: Path) -> 
         "def land() -> None:\n"
         "    botocore.session.get_session()\n"
         "    clients.s3().delete_objects(Bucket='b', Delete={'Objects': []})\n"
+        "    clients.s3().get_paginator('list_objects_v2').paginate(Bucket='b')\n"
     )
     calls, ambiguous = client_calls([tmp_path / "adapter.py"], tmp_path)
     assert not ambiguous
@@ -251,6 +263,7 @@ def test_the_source_scan_finds_calls_as_the_code_writes_them(tmp_path: Path) -> 
         ("dynamodb", "PutItem", "adapter.py:8 (TransactWriteItems)"),
         ("dynamodb", "UpdateTable", "adapter.py:9"),
         ("s3", "DeleteObjects", "adapter.py:12"),
+        ("s3", "ListObjectsV2", "adapter.py:13"),
     ]
 
 
