@@ -18,7 +18,7 @@ from lakegate import body, clients, datasources, limits, vayu
 from lakegate.auth import Token, api_token, authorize, hash_token, issue_access_token, token_from_request
 from lakegate.config import Settings
 from lakegate.datasources import DataSources, describe
-from lakegate.errors import Forbidden, LakegateError, StoreUnavailable, Unavailable
+from lakegate.errors import Forbidden, LakegateError, NotFound, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
 from lakegate.ingest import Ingestor, Limits
 from lakegate.limits import Decision, DynamoRateLimiter, RateLimiter, scopes_for
@@ -191,6 +191,8 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     app.exception_handler(LakegateError)(domain_error)
     app.exception_handler(StoreUnavailable)(store_unavailable)
     app.exception_handler(Exception)(unexpected)
+    # Without this the catch-all above would answer a path no route serves with a 500.
+    app.not_found(lambda _: domain_error(NotFound(f"No route for {app.current_event.path}")))
     return app
 
 

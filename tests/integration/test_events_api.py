@@ -285,3 +285,11 @@ def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(lake: Lake) -> N
         assert all(len(record) <= MAX_RECORD_BYTES for record in call)
     assert sorted(row for _, _, row in landed(lake)) == sorted(rows)
     assert len(lake.raw_objects()) == len(calls)
+
+
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v0/nope"), ("DELETE", "/v0/events"), ("GET", "/")])
+def test_a_path_or_method_no_route_serves_is_a_404_not_a_500(lake: Lake, method: str, path: str) -> None:
+    resp = lake.post(b"", query="", path=path, method=method)
+
+    assert resp["statusCode"] == 404
+    assert body_of(resp)["error"] == f"No route for {path}"
