@@ -294,3 +294,30 @@ def test_rows_are_compacted_to_parquet_and_mirrored_to_disk(server: LocalServer)
     assert pq.read_table(path).to_pylist() == [{"city": "Lisbon", "n": 1}]
     key = path.relative_to(server.workdir / "lake").as_posix()
     assert server.s3.get_object(Bucket=server.bucket, Key=key)["Body"].read() == path.read_bytes()
+
+
+def test_readme_data_source_examples_define_list_and_show(server: LocalServer) -> None:
+    """README's "define the schema" curl lines, run as written with `$API` and `$TOKEN` set."""
+    readme = (REPO / "README.md").read_text()
+    block = re.search(r"### Data sources: define.*?```sh\n(.*?)```", readme, flags=re.DOTALL)
+    assert block is not None, "README's data-source examples are not where they were"
+    script = f"API={server.api}\nTOKEN={server.token}\n" + block.group(1)
+
+    result = subprocess.run(
+        ["bash", "-c", f"set -euo pipefail\n{script}"],
+        cwd=server.workdir,
+        env=os.environ | {"CURL_HOME": str(_curl_config(server.workdir))},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stderr.decode()
+    # define, list, show: each body, then `\n` and its status (the curlrc's write-out), then the next body
+    parts = result.stdout.decode().split("\n")
+    statuses = [p[:3] for p in parts[1:]]
+    assert statuses == ["200", "200", "200"], parts
+    defined, listed, shown = (json.loads(b) for b in [parts[0], *(p[3:] for p in parts[1:-1])])
+    assert defined["datasource"] == shown
+    assert shown["engine"]["engine_ttl"] == "timestamp + toIntervalDay(60)"
+    assert "page_views" in [d["name"] for d in listed["datasources"]]
