@@ -84,7 +84,7 @@ def bare_parse(body: bytes) -> None:
 def core_path(body: bytes) -> Callable[[], object]:
     """decode (identity) + parse + validate + frame, against the schema inference picks."""
     from lakegate.body import decode
-    from lakegate.framing import RecordHeader, batch_calls, frame_rows
+    from lakegate.framing import RecordHeader, batch_calls, frame_runs
     from lakegate.rows import compile_validator, parse, parse_and_check
     from lakegate.schema import infer
 
@@ -96,7 +96,7 @@ def core_path(body: bytes) -> Callable[[], object]:
         data = decode(body, "", 20 * 1024 * 1024, 20 * 1024 * 1024)
         checked = parse_and_check(data, validator, 1_000_000)
         assert not checked.rejected, checked.rejected[:1]
-        return batch_calls(frame_rows(header, checked.accepted))
+        return batch_calls(frame_runs(header, checked.accepted.runs()))  # as Ingestor.ingest frames them
 
     return run
 

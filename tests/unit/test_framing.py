@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import orjson
 import pytest
 
@@ -16,6 +18,7 @@ from lakegate.framing import (
     batch_calls,
     decode_records,
     frame_rows,
+    frame_runs,
     quarantine_row,
 )
 
@@ -28,6 +31,18 @@ def _row(i: int, size: int = 100) -> bytes:
     """A distinct row of exactly `size` bytes."""
     head = b'{"i":%06d,"pad":"' % i
     return head + b"x" * (size - len(head) - 2) + b'"}'
+
+
+_NOISE = random.Random(0)
+
+
+def _noise_row(i: int, size: int = 100) -> bytes:
+    """A distinct row of exactly `size` bytes that does not compress (so records travel uncompressed)."""
+    head = b"%06d:" % i
+    return head + bytes(_NOISE.choice(_NOT_NEWLINE) for _ in range(size - len(head)))
+
+
+_NOT_NEWLINE = bytes(b for b in range(256) if b != 10)
 
 
 # --- frame_rows -----------------------------------------------------------------------------------
@@ -105,6 +120,49 @@ def test_five_megabytes_of_rows_become_several_calls() -> None:
     assert all(len(c) <= MAX_CALL_RECORDS and sum(len(r.data) for r in c) <= MAX_CALL_BYTES for c in calls)
     assert [r for c in calls for r in c] == records
     assert [row for rec in decode_records(b"".join(r.data for r in records)) for row in rec.rows] == rows
+
+
+def test_records_of_old_writers_read_the_same() -> None:
+    # Written before the dd mark existed: byte for byte what ingest used to send.
+    old = (
+        b'LG1 {"ds":"events","ws":"ws1","q":0,"rid":"req-1","t":1700000000123,"sv":2,"n":2,"len":16}\n'
+        b'{"a":1}\n{"a":2}\n'
+    )
+    assert list(decode_records(old)) == [DecodedRecord(HEADER, [b'{"a":1}', b'{"a":2}'])]
+
+
+# --- frame_runs -----------------------------------------------------------------------------------
+
+
+def _runs(rng: random.Random, rows: list[bytes]) -> list[tuple[bytes, int]]:
+    """The rows cut into runs of whole lines at random places (an empty run now and then)."""
+    runs, start = [], 0
+    while start < len(rows):
+        stop = start + rng.randint(0, 400)
+        runs.append((b"".join(row + b"\n" for row in rows[start:stop]), len(rows[start:stop])))
+        start = stop
+    return runs
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_frame_runs_makes_the_records_frame_rows_makes(seed: int) -> None:
+    rng = random.Random(seed)
+    make = _noise_row if seed % 2 else _row
+    rows = [make(i, rng.choice([30, 100, 2_000, 60_000])) for i in range(rng.randint(300, 900))]
+    assert frame_runs(HEADER, _runs(rng, rows)) == frame_rows(HEADER, rows)
+
+
+def test_frame_runs_cuts_at_the_exact_byte() -> None:
+    rows = [b"x" * (ROOM - 8), b"123456", b"y"]  # the first two fill a record to the byte
+    runs = [(b"".join(row + b"\n" for row in rows), 3)]
+    assert [r.rows for r in frame_runs(HEADER, runs)] == [2, 1] == [r.rows for r in frame_rows(HEADER, rows)]
+
+
+def test_frame_runs_refuses_a_row_too_long() -> None:
+    with pytest.raises(FramingError) as info:
+        frame_runs(HEADER, [(b"a\n" + b"x" * ROOM + b"\n", 2)])
+    assert str(info.value) == f"a row of {ROOM} bytes cannot fit a Firehose record"
+    assert frame_runs(HEADER, []) == []
 
 
 # --- batch_calls ----------------------------------------------------------------------------------

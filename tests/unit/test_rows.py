@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from lakegate.rows import (
+    AcceptedRows,
     CheckedBatch,
     ParsedBatch,
     Rejected,
@@ -320,4 +321,4 @@ def test_parse_and_check_keeps_line_order() -> None:
 
 
 def test_parse_and_check_empty_body() -> None:
-    assert parse_and_check(b"\n\r\n", compile_validator(SEED_SCHEMA), 100) == CheckedBatch([], [])
+    assert parse_and_check(b"\n\r\n", compile_validator(SEED_SCHEMA), 100) == CheckedBatch(AcceptedRows(), [])

@@ -17,8 +17,9 @@ import orjson
 import pytest
 
 from lakegate.column_types import SCALARS, bulk_check, scalar_check
-from lakegate.framing import MAX_RECORD_BYTES, FramingError, RecordHeader, frame_rows
+from lakegate.framing import MAX_RECORD_BYTES, FramingError, RecordHeader, decode_records, frame_rows
 from lakegate.rows import (
+    AcceptedRows,
     CheckedBatch,
     Rejected,
     check,
@@ -357,7 +358,7 @@ def reference_parse_and_check(body: bytes, ds: DataSource, max_line_bytes: int) 
             accepted.append(line)
         else:
             rejected.append(Rejected(line, *fault))
-    return CheckedBatch(accepted, rejected)
+    return CheckedBatch(AcceptedRows(accepted), rejected)
 
 
 CASES = [
@@ -404,7 +405,7 @@ def test_check_matches_the_reference(
     body = _body(rnd, [_line(rnd, row) for row in _rows(rnd, valid, faults, 1500, fault_rate)], odd_rate)
     batch = parse(body, 10_000)
     validate = compile_validator(ds)
-    expected = CheckedBatch([], list(batch.rejected))
+    expected = CheckedBatch(AcceptedRows(), list(batch.rejected))
     for obj, line in zip(batch.objects, batch.lines, strict=True):
         fault = validate(obj)
         if fault is None:
@@ -611,7 +612,7 @@ def test_frame_rows_packs_as_the_greedy_loop(seed: int) -> None:
     header = RecordHeader("ds", "ws", False, "rid", 0, 1)
     records = frame_rows(header, rows)
     assert [r.rows for r in records] == _old_frame_cuts(rows)
-    assert b"".join(r.data.split(b"\n", 1)[1] for r in records) == b"".join(row + b"\n" for row in rows)
+    assert [row for rec in decode_records(b"".join(r.data for r in records)) for row in rec.rows] == rows
     assert list(accumulate(r.rows for r in records))[-1] == len(rows)
 
 

@@ -14,7 +14,7 @@ Check = Callable[[object], bool]
 # True only when every value of a column fits; False when one may not (then each is checked alone).
 BulkCheck = Callable[[Sequence[object]], bool]
 
-_INT_RANGES = {
+INT_RANGES = {
     "Int8": (-(2**7), 2**7 - 1),
     "Int16": (-(2**15), 2**15 - 1),
     "Int32": (-(2**31), 2**31 - 1),
@@ -35,7 +35,7 @@ _DATETIME_FIELDS = (*_DATE_FIELDS, (11, 0, 23), (14, 0, 59), (17, 0, 59))
 
 SCALARS = (
     "String",
-    *_INT_RANGES,
+    *INT_RANGES,
     "Float32",
     "Float64",
     "Bool",
@@ -131,8 +131,8 @@ def scalar_check(base: str) -> Check:
     """The predicate that says whether one JSON value fits the scalar type `base`."""
     if base == "String":
         return _string
-    if base in _INT_RANGES:
-        return _int_check(*_INT_RANGES[base])
+    if base in INT_RANGES:
+        return _int_check(*INT_RANGES[base])
     if base in ("Float32", "Float64"):
         return _float
     if base == "Bool":
@@ -156,7 +156,7 @@ _TENS = bytes(10 * d for d in _DIGIT)
 # The array typecode that holds exactly each integer range (a C type of that width, signed or not).
 _INT_TYPECODES = {
     name: next(c for c in "bBhHiIlLqQ" if array(c).itemsize * 8 == bits and (c.islower() == (lo < 0)))
-    for name, (lo, hi) in _INT_RANGES.items()
+    for name, (lo, hi) in INT_RANGES.items()
     for bits in [(hi - lo).bit_length()]
 }
 
@@ -261,7 +261,7 @@ def bulk_check(base: str) -> BulkCheck:
     """The bulk form of `scalar_check(base)`."""
     if base == "String":
         return _bulk_string
-    if base in _INT_RANGES:
+    if base in INT_RANGES:
         return _bulk_int(_INT_TYPECODES[base])
     if base in ("Float32", "Float64"):
         return _bulk_float
@@ -279,7 +279,7 @@ def infer_scalar(v: object) -> str | None:
     if v.__class__ is bool:
         return "Bool"
     if v.__class__ is int:
-        return "Int64" if v <= _INT_RANGES["Int64"][1] else "UInt64"
+        return "Int64" if v <= INT_RANGES["Int64"][1] else "UInt64"
     if v.__class__ is float:
         return "Float64"
     if v.__class__ is str:

@@ -64,7 +64,18 @@ class FramingError(ValueError):
 
 
 def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int) -> Record:
-    head = orjson.dumps(
+    """A record of whole rows (lines without their newline)."""
+    # One join copies the rows once: header, each row and a final empty piece, newline between each.
+    return Record(b"\n".join([MAGIC + _head(header, len(rows), payload_bytes), *rows, b""]), len(rows))
+
+
+def _frame_run(header: RecordHeader, pieces: Sequence[bytes], size: int, rows: int) -> Record:
+    """A record of runs of whole lines, each line ending with a newline."""
+    return Record(b"".join([MAGIC, _head(header, rows, size), b"\n", *pieces]), rows)
+
+
+def _head(header: RecordHeader, rows: int, length: int) -> bytes:
+    return orjson.dumps(
         {
             "ds": header.datasource,
             "ws": header.workspace,
@@ -72,13 +83,11 @@ def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int) -> R
             "rid": header.request_id,
             "t": header.ingested_at_ms,
             "sv": header.schema_version,
-            "n": len(rows),
-            "len": payload_bytes,
+            "n": rows,
+            "len": length,
         }
         | ({"dd": 1} if header.deduplicated else {})
     )
-    # One join copies the rows once: header, each row and a final empty piece, newline between each.
-    return Record(b"\n".join([MAGIC + head, *rows, b""]), len(rows))
 
 
 def _cut(ends: Sequence[int], start: int, base: int) -> int:
@@ -101,6 +110,39 @@ def frame_rows(header: RecordHeader, rows: Sequence[bytes]) -> list[Record]:
         stop = start + count
         records.append(_frame(header, rows[start:stop], ends[stop - 1] - base + count))
         start, base = stop, ends[stop - 1]
+    return records
+
+
+def frame_runs(header: RecordHeader, runs: Sequence[tuple[bytes, int]]) -> list[Record]:
+    """`frame_rows` for rows given as runs of whole lines (each ending with a newline) and their counts,
+    as rows.AcceptedRows keeps them: a run is cut at a newline where a record is full, never split into
+    rows. The same records as `frame_rows` of the same rows (tests/unit/test_framing.py)."""
+    limit = MAX_RECORD_BYTES - _HEADER_ROOM
+    records: list[Record] = []
+    pieces: list[bytes] = []
+    size = rows = 0
+    for run, count in runs:
+        start, left = 0, count
+        while True:
+            room = limit - size
+            if len(run) - start <= room:
+                if start < len(run):
+                    pieces.append(run[start:] if start else run)
+                    size, rows = size + len(run) - start, rows + left
+                break
+            cut = run.rfind(b"\n", start, start + room) + 1  # just after the last whole line that fits
+            if cut > start:
+                piece = run[start:cut]
+                n = piece.count(b"\n")
+                pieces.append(piece)
+                size, rows, left, start = size + len(piece), rows + n, left - n, cut
+            elif not pieces:
+                row = run.index(b"\n", start) - start
+                raise FramingError(f"a row of {row} bytes cannot fit a Firehose record")
+            records.append(_frame_run(header, pieces, size, rows))
+            pieces, size, rows = [], 0, 0
+    if pieces:
+        records.append(_frame_run(header, pieces, size, rows))
     return records
 
 

@@ -9,10 +9,18 @@ from lakegate.auth import Token
 from lakegate.dedup import deduplicate
 from lakegate.delivery import Delivery, deliver
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
-from lakegate.framing import Record, RecordHeader, frame_rows, quarantine_row
+from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
 from lakegate.refs import RefStore
 from lakegate.registry import Registry
-from lakegate.rows import CheckedBatch, Validator, check, compile_validator, parse, parse_and_check
+from lakegate.rows import (
+    AcceptedRows,
+    CheckedBatch,
+    Validator,
+    check,
+    compile_validator,
+    parse,
+    parse_and_check,
+)
 from lakegate.schema import DataSource, infer
 from lakegate.sink import RecordSink
 
@@ -74,7 +82,9 @@ class Ingestor:
         """
         workspace = token.workspace_id
         ds, checked, created = self._check(token, name, body)
-        rows, keys, duplicates = checked.accepted, [], 0
+        rows: Sequence[bytes] = checked.accepted
+        keys: list[str | None] = []
+        duplicates = 0
         dedup_key = ds.effective_dedup_key
         if wait and dedup_key and rows:
             dd = deduplicate(
@@ -92,7 +102,10 @@ class Ingestor:
         # Rows claimed here are marked so the compactor lands them without claiming their refs again.
         claimed = bool(wait and dedup_key)
         header = RecordHeader(ds.name, workspace, False, request_id, now_ms, ds.version, deduplicated=claimed)
-        accepted = frame_rows(header, rows)
+        # Rows still as the checker kept them travel as runs of lines: clean blocks are never split.
+        accepted = (
+            frame_runs(header, rows.runs()) if isinstance(rows, AcceptedRows) else frame_rows(header, rows)
+        )
         quarantine = self._quarantine(workspace, ds, checked, request_id, now_ms)
         budget = self.limits.send_budget_seconds
         if time_left is not None:

@@ -5,11 +5,13 @@ jsonpath; for arrays, every item) passes the column type's check; a missing or n
 Nullable, Array or DEFAULT column; String takes any non-null value. Rows that fit keep their original
 line bytes, in order; the rest are quarantined with their bytes and a Tinybird-style error.
 
-Two checkers share one compiled `Validator`: `validator(row)` checks one row column by column and words
+Three checkers share one compiled `Validator`: `validator(row)` checks one row column by column and words
 every error (the reference); `validator.all_lines_fit(lines)` / `all_fit(rows)` check a chunk of rows a
-column at a time with C-level calls and only ever say "all fit" or "cannot tell". Chunks they vouch for
-are accepted whole; any other chunk goes through the reference line by line, so verdicts and error texts
-are always the reference's (tests/unit/test_rows_fastpath.py holds the two to that).
+column at a time with C-level calls, and `lakegate.blocks` decodes a whole block of the body with a
+msgspec decoder compiled from the schema; the last two only ever say "all fit" or "cannot tell". What
+they vouch for is accepted whole (a block as its original bytes, never split into lines); anything else
+goes down to the next checker and at last through the reference line by line, so verdicts and error
+texts are always the reference's (tests/unit/test_rows_fastpath.py and test_blocks.py hold them to that).
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, repeat
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any, cast, overload
 
 import orjson
 
+from lakegate.blocks import BlockCheck, compile_block_check
 from lakegate.column_types import BulkCheck, Check, bulk_check, scalar_check
 from lakegate.schema import ARRAY_STEP, DataSource
 
@@ -32,6 +35,9 @@ MISSING = object()
 # Rows per chunk. On bench/ingest.py the time is flat from 256 to 1024 rows and grows below 128 (the
 # per-chunk calls show); a chunk with one bad row is re-checked row by row, so no larger than needed.
 _CHUNK = 256
+# Bytes per block for the compiled check (lakegate.blocks): ~160 of bench/ingest.py's rows. Time is flat
+# from 16 KiB to 256 KiB there; a block with one bad row is re-checked by the slower paths, so not larger.
+_BLOCK = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -165,7 +171,7 @@ class _BulkColumn:
 class Validator:
     """A data source's schema compiled once: the reference row check and the bulk chunk check."""
 
-    __slots__ = ("_bulk", "_objects_needed", "_plan", "_take", "_taken_checks")
+    __slots__ = ("_bulk", "_objects_needed", "_plan", "_take", "_taken_checks", "blocks")
 
     def __init__(self, ds: DataSource) -> None:
         self._plan: list[tuple[str, Callable[[Row], object], Check, bool, bool, str]] = []
@@ -195,6 +201,7 @@ class Validator:
         # Columns read by path need the objects themselves, and so does a schema with no taken key (then
         # no itemgetter refuses the rows that are not objects).
         self._objects_needed = bool(self._bulk) or not taken
+        self.blocks: BlockCheck | None = compile_block_check(ds)
 
     def __call__(self, row: Row) -> Fault | None:
         """The first column (in schema order) whose value does not fit, with the error text; None if it fits."""
@@ -280,11 +287,80 @@ def compile_validator(ds: DataSource) -> Validator:
     return Validator(ds)
 
 
+class AcceptedRows(Sequence[bytes]):
+    """Accepted lines in order, kept as runs of whole lines (each ending with a newline): blocks of the
+    body that lakegate.blocks vouched for travel to framing as they are, never split and joined again.
+    Indexing or iterating splits them into lines once, for the callers that need each row."""
+
+    __slots__ = ("_count", "_lines", "_pending", "_runs")
+
+    def __init__(self, lines: Iterable[bytes] = ()) -> None:
+        self._runs: list[tuple[bytes, int]] = []
+        self._pending: list[bytes] = list(lines)
+        self._count = len(self._pending)
+        self._lines: list[bytes] | None = None
+
+    def add_block(self, block: bytes, rows: int) -> None:
+        """Whole lines, each ending with a newline, `rows` of them."""
+        self._flush()
+        self._runs.append((block, rows))
+        self._count += rows
+        self._lines = None
+
+    def append(self, line: bytes) -> None:
+        self._pending.append(line)
+        self._count += 1
+        self._lines = None
+
+    def extend(self, lines: Sequence[bytes]) -> None:
+        self._pending.extend(lines)
+        self._count += len(lines)
+        self._lines = None
+
+    def runs(self) -> list[tuple[bytes, int]]:
+        """The rows as runs of whole lines, each line ending with a newline, and how many lines each holds."""
+        self._flush()
+        return self._runs
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._runs.append((b"\n".join([*self._pending, b""]), len(self._pending)))
+            self._pending = []
+
+    def _all(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = [line for run, _ in self.runs() for line in run.split(b"\n")[:-1]]
+        return self._lines
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, i: int) -> bytes: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[bytes]: ...
+    def __getitem__(self, i: int | slice) -> bytes | list[bytes]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, AcceptedRows | list):
+            return self._all() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"AcceptedRows({self._all()!r})"
+
+
 @dataclass(slots=True)
 class CheckedBatch:
     """Rows that fit the schema, as their original bytes, and the quarantined rest."""
 
-    accepted: list[bytes]
+    accepted: AcceptedRows
     rejected: list[Rejected]
 
 
@@ -298,7 +374,7 @@ def _check_one(obj: Row, line: bytes, validator: Validator, checked: CheckedBatc
 
 def check(batch: ParsedBatch, validator: Validator) -> CheckedBatch:
     """Check rows already parsed (for inference) against the schema."""
-    checked = CheckedBatch([], list(batch.rejected))
+    checked = CheckedBatch(AcceptedRows(), list(batch.rejected))
     for start in range(0, len(batch.objects), _CHUNK):
         objects = batch.objects[start : start + _CHUNK]
         lines = batch.lines[start : start + _CHUNK]
@@ -324,10 +400,10 @@ def _parse_and_check_each(
             _check_one(parsed, line, validator, checked)
 
 
-def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> CheckedBatch:
-    """One pass for a known data source: parse, check and keep the bytes, a chunk of lines at a time."""
-    checked = CheckedBatch([], [])
-    lines = _split_lines(body)
+def _check_lines(
+    lines: Sequence[bytes], validator: Validator, max_line_bytes: int, checked: CheckedBatch
+) -> None:
+    """The bulk path, a chunk of lines at a time, and the reference for the chunks it cannot vouch for."""
     for start in range(0, len(lines), _CHUNK):
         chunk = lines[start : start + _CHUNK]
         # Lengths are checked after parsing, while the lines are in cache: a chunk with an over-long line
@@ -336,4 +412,31 @@ def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> C
             checked.accepted.extend(chunk)
         else:
             _parse_and_check_each(chunk, validator, max_line_bytes, checked)
+
+
+def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> CheckedBatch:
+    """One pass for a known data source: parse, check and keep the bytes, a block of the body at a time."""
+    checked = CheckedBatch(AcceptedRows(), [])
+    blocks = validator.blocks
+    if blocks is None:
+        _check_lines(_split_lines(body), validator, max_line_bytes, checked)
+        return checked
+    # Blocks of whole lines no longer than the line limit, so that no line in a block can exceed it.
+    span, pos, end = min(_BLOCK, max_line_bytes), 0, len(body)
+    while pos < end:
+        stop = pos + span
+        if stop >= end:
+            cut = end
+        else:
+            cut = body.rfind(b"\n", pos, stop) + 1
+            if cut <= pos:  # a line longer than the span: the other paths measure it
+                cut = body.find(b"\n", stop) + 1 or end
+        block = body[pos:cut]
+        whole = block if block[-1:] == b"\n" else block + b"\n"
+        rows = blocks.rows_if_all_fit(whole) if len(block) <= span else 0
+        if rows:
+            checked.accepted.add_block(whole, rows)
+        else:
+            _check_lines(_split_lines(block), validator, max_line_bytes, checked)
+        pos = cut
     return checked
