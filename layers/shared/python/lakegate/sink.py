@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from base64 import b64encode
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.errors import StoreUnavailable
@@ -19,12 +21,52 @@ class RecordSink(Protocol):
     def put_records(self, records: Sequence[bytes]) -> list[str | None]: ...
 
 
+_STASHED = "lakegate.records"
+
+
+def _stash_records(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+    """before-parameter-build, after every other handler (a Stubber's check of the params included): keep
+    the records aside and leave botocore same-length placeholders to validate and serialise."""
+    if model.name != "PutRecordBatch" or set(params) != {"DeliveryStreamName", "Records"}:
+        return
+    records = params["Records"]
+    if not all(
+        isinstance(r, dict) and r.keys() == {"Data"} and isinstance(r["Data"], bytes) for r in records
+    ):
+        return
+    context[_STASHED] = (params["DeliveryStreamName"], [r["Data"] for r in records])
+    params["Records"] = [{"Data": b""}] * len(records)
+
+
+def _encode_records(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+    """before-call: the request body botocore would have written, by orjson. botocore's JSON protocol
+    writes blobs as base64 text with the stdlib encoder, ~35 ms per 10 MB of records here (more than
+    parsing them): the same JSON document this way costs ~1 ms plus the base64."""
+    stashed = context.pop(_STASHED, None)
+    if stashed is not None:
+        stream, data = stashed
+        params["body"] = orjson.dumps(
+            {"DeliveryStreamName": stream, "Records": [{"Data": b64encode(d).decode("ascii")} for d in data]}
+        )
+
+
+def encode_records_with_orjson(client: FirehoseClient) -> None:
+    """Have `client` serialise PutRecordBatch bodies with orjson (the same JSON, sent, signed and retried by
+    botocore as any other). Idempotent: each handler is registered once per client."""
+    events = client.meta.events
+    events.register_last("before-parameter-build.*.*", _stash_records, unique_id="lakegate-stash-records")
+    events.register(
+        "before-call.firehose.PutRecordBatch", _encode_records, unique_id="lakegate-encode-records"
+    )
+
+
 class FirehoseSink:
     """PutRecordBatch to one delivery stream; a call that fails whole becomes StoreUnavailable."""
 
     def __init__(self, stream: str, client: FirehoseClient) -> None:
         self._stream = stream
         self._client = client
+        encode_records_with_orjson(client)
 
     def put_records(self, records: Sequence[bytes]) -> list[str | None]:
         try:
