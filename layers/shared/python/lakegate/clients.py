@@ -31,7 +31,30 @@ def _session() -> object:
     # botocore, not boto3: the same clients without boto3's own imports on the cold start.
     import botocore.session
 
-    return botocore.session.get_session()
+    session = botocore.session.get_session()
+    session.get_component("data_loader").file_loader = _json_file_loader()
+    return session
+
+
+def _json_file_loader() -> object:
+    """botocore's own model files, parsed by orjson instead of the stdlib: the same data (dicts keep the
+    files' order, as botocore's OrderedDicts did), in ~20 ms less per cold start (endpoints.json alone is
+    1.25 MB). Which files are read, and from where, stays botocore's choice."""
+    import gzip
+    import os
+
+    import orjson
+    from botocore.loaders import JSONFileLoader
+
+    class OrjsonFileLoader(JSONFileLoader):
+        def load_file(self, file_path: str) -> Any:
+            for ext, opener in ((".json", open), (".json.gz", gzip.open)):  # botocore's order
+                if os.path.isfile(file_path + ext):
+                    with opener(file_path + ext, "rb") as f:
+                        return orjson.loads(f.read())
+            return None
+
+    return OrjsonFileLoader()
 
 
 @cache
