@@ -39,20 +39,23 @@ def _stash_records(params: dict[str, Any], model: Any, context: dict[str, Any], 
 
 
 def _encode_records(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
-    """before-call: the request body botocore would have written, by orjson. botocore's JSON protocol
-    writes blobs as base64 text with the stdlib encoder, ~35 ms per 10 MB of records here (more than
-    parsing them): the same JSON document this way costs ~1 ms plus the base64."""
+    """before-call: the request body botocore would have written, put together as bytes. botocore's JSON
+    protocol writes blobs as base64 text with the stdlib encoder, ~35 ms per 10 MB of records here (more
+    than parsing them); base64 needs no JSON escaping, so the same document is the base64 bytes joined
+    with the JSON around them: one copy."""
     stashed = context.pop(_STASHED, None)
     if stashed is not None:
         stream, data = stashed
-        params["body"] = orjson.dumps(
-            {"DeliveryStreamName": stream, "Records": [{"Data": b64encode(d).decode("ascii")} for d in data]}
-        )
+        parts = [b'{"DeliveryStreamName":', orjson.dumps(stream), b',"Records":[']
+        for i, d in enumerate(data):
+            parts += (b',{"Data":"' if i else b'{"Data":"', b64encode(d), b'"}')
+        parts.append(b"]}")
+        params["body"] = b"".join(parts)
 
 
-def encode_records_with_orjson(client: FirehoseClient) -> None:
-    """Have `client` serialise PutRecordBatch bodies with orjson (the same JSON, sent, signed and retried by
-    botocore as any other). Idempotent: each handler is registered once per client."""
+def encode_records_fast(client: FirehoseClient) -> None:
+    """Have `client` write PutRecordBatch bodies as above (the same JSON, sent, signed and retried by
+    botocore as any other request). Idempotent: each handler is registered once per client."""
     events = client.meta.events
     events.register_last("before-parameter-build.*.*", _stash_records, unique_id="lakegate-stash-records")
     events.register(
@@ -66,7 +69,7 @@ class FirehoseSink:
     def __init__(self, stream: str, client: FirehoseClient) -> None:
         self._stream = stream
         self._client = client
-        encode_records_with_orjson(client)
+        encode_records_fast(client)
 
     def put_records(self, records: Sequence[bytes]) -> list[str | None]:
         try:
