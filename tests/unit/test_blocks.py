@@ -9,6 +9,7 @@ lines hunt for any other difference.
 
 from __future__ import annotations
 
+import json
 import random
 
 import orjson
@@ -70,12 +71,12 @@ def _lines(seed: int, count: int = 60) -> list[bytes]:
     return [orjson.dumps(_valid(rnd, i, epoch)) for i in range(count)]
 
 
-def _reference_accepts(line: bytes) -> bool:
+def _reference_accepts(line: bytes, ds: DataSource = DS) -> bool:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
         return False
-    return obj.__class__ is dict and compile_validator(DS)(obj) is None
+    return obj.__class__ is dict and compile_validator(ds)(obj) is None
 
 
 VALID = b'{"at":"2024-02-01T10:00:00.000Z","epoch":1,"name":"x","i8":1,"u64":1,"f":1,"flag":true,"tags":[]}'
@@ -177,14 +178,16 @@ def test_clean_blocks_are_vouched_for_whole() -> None:
         assert blocks.rows_if_all_fit(b"\n".join([*lines, b""])) == 200
 
 
-def test_random_edits_never_make_it_vouch_for_a_line_the_reference_refuses() -> None:
-    blocks = compile_block_check(DS)
+@pytest.mark.parametrize("nested", [False, True])
+def test_random_edits_never_make_it_vouch_for_a_line_the_reference_refuses(nested: bool) -> None:
+    ds = NESTED if nested else DS
+    blocks = compile_block_check(ds)
     assert blocks is not None
     rnd = random.Random(2024)
     alphabet = b'{}[]":,\\ \n\t\r0123456789.eE+-tfnulrsax\x00\x7f\xc3\xa9\xff'
     vouched = 0
     for trial in range(3000):
-        lines = _lines(trial % 7, 8)
+        lines = [orjson.dumps(_nested(trial + i)) for i in range(8)] if nested else _lines(trial % 7, 8)
         i = rnd.randrange(len(lines))
         line = bytearray(lines[i])
         for _ in range(rnd.randint(1, 3)):
@@ -197,20 +200,78 @@ def test_random_edits_never_make_it_vouch_for_a_line_the_reference_refuses() -> 
             else:
                 del line[pos : pos + rnd.randint(1, 4)]
         lines[i] = bytes(line)
-        block = b"\n".join([*lines, b""])
-        rows = blocks.rows_if_all_fit(block)
+        rows = blocks.rows_if_all_fit(b"\n".join([*lines, b""]))
         if rows:
             vouched += 1
-            assert b"\n" not in lines[i] and _reference_accepts(lines[i]), lines[i]
+            assert b"\n" not in lines[i] and _reference_accepts(lines[i], ds), lines[i]
             assert rows == len(lines)
     assert vouched  # some edits keep a valid row (a digit for a digit): the check is exercised
+
+
+NESTED = DataSource(
+    "nested",
+    (
+        Column("id", "Int64", "$.id"),
+        Column("geo_region", "String", "$.geo.region"),
+        Column("geo_at", "DateTime", "$.geo.at"),
+        Column("geo_pos_lat", "Nullable(Float64)", "$.geo.pos.lat"),
+        Column("meta_tags", "Array(String)", "$.meta.tags[:]"),
+        Column("meta_when", "Nullable(Date)", "$.meta.when"),
+        Column("meta_deep_n", "Nullable(UInt64)", "$.meta.deep.n"),
+    ),
+)
+
+
+def _nested(i: int) -> dict[str, object]:
+    row: dict[str, object] = {"id": i, "geo": {"region": f"r{i % 5}", "at": "2024-01-02 03:04:05"}}
+    if i % 2:
+        row["geo"] = {**row["geo"], "pos": {"lat": i / 7}}  # type: ignore[dict-item]
+    if i % 3:
+        row["meta"] = {"tags": ["a", None], "when": "2024-02-29", "deep": {"n": 2**64 - 1}}
+    elif i % 6 == 3:
+        row["meta"] = None  # no object: nothing below it is there, and all of it is optional
+    return row
+
+
+NESTED_PLANTED = [
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05", "pos": None}},  # fits
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05"}, "meta": {}},  # fits
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05", "pos": 5}},  # fits: lat is missing
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05"}, "meta": "x"},  # fits: all missing
+    {"id": 1, "geo": {"region": "x"}},  # a required nested value missing
+    {"id": 1, "geo": None},
+    {"id": 1, "geo": ["x"]},
+    {"id": 1},
+    {"id": 1, "geo": {"region": "x", "at": "2024-13-02 03:04:05"}},
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05"}, "meta": {"when": "2024-02-30"}},
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05"}, "meta": {"deep": {"n": 2**64}}},
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05"}, "meta": {"deep": {"n": -1}}},
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05"}, "meta": {"tags": [1]}},
+    {"id": 1, "geo": {"region": "x", "at": "2024-01-02 03:04:05", "extra": "\ud800"}},  # an unknown key
+]
+
+
+@pytest.mark.parametrize("planted", NESTED_PLANTED)
+def test_nested_objects_are_judged_as_the_reference_judges_them(planted: dict[str, object]) -> None:
+    lines = [orjson.dumps(_nested(i)) for i in range(120)]
+    blocks = compile_block_check(NESTED)
+    assert blocks is not None
+    assert blocks.rows_if_all_fit(b"\n".join([*lines, b""])) == 120  # clean nested rows are vouched for
+    lines[77] = line = json.dumps(planted).encode()  # json: ints beyond 64 bits, lone surrogates escaped
+    body = b"\n".join([*lines, b""])
+    if not _reference_accepts(line, NESTED):
+        assert blocks.rows_if_all_fit(body) == 0
+    checked = parse_and_check(body, compile_validator(NESTED), 1_000_000)
+    assert list(checked.accepted) == [x for x in lines if _reference_accepts(x, NESTED)]
+    assert [r.line for r in checked.rejected] == [x for x in lines if not _reference_accepts(x, NESTED)]
 
 
 @pytest.mark.parametrize(
     "columns",
     [
-        (Column("region", "String", "$.geo.region"),),  # a nested jsonpath
         (Column("a", "String", "$.a"), Column("b", "Int64", "$.a")),  # two columns read one key
+        (Column("a", "String", "$.a"), Column("b", "Int64", "$.a.b")),  # a value and an object
+        (Column("a", "Int64", "$.a.b"), Column("b", "String", "$.a")),
         (),
     ],
 )

@@ -6,9 +6,9 @@ so a block it decodes whole is accepted whole, as its original bytes, never spli
 else (a decode error, a block of odd shape) is "cannot tell", and the caller checks that block with
 rows.py's own paths, which word every error. The decoder is strictly narrower than the reference:
 
-- every declared key has a scalar type (or a list of one), unknown keys are refused: msgspec skips
-  unknown values without validating their UTF-8, number range or depth as orjson does, so it must
-  never skip anything;
+- every key is one the schema reads, holding a scalar, a list of scalars or an object of such keys
+  (nested jsonpaths), at every level: msgspec skips unknown values without checking their UTF-8,
+  number range or depth as orjson does, so it must never skip anything;
 - String columns take JSON strings only (the reference takes any non-null value: numbers, objects,
   arrays go the slow way); DateTime numbers are `float`, which refuses the huge integers orjson
   refuses too (a `str | int` union would take them);
@@ -21,7 +21,7 @@ tests/unit/test_blocks.py holds this to the reference on generated and adversari
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from itertools import chain
 from operator import attrgetter
 from types import GenericAlias
@@ -63,12 +63,15 @@ def _not_none(values: Sequence[object]) -> Sequence[object]:
     return values if None not in values else [v for v in values if v is not None]
 
 
+_After = tuple[tuple[Callable[[Any], Any], ...], bool, BulkCheck]  # getters from the row down, array, check
+
+
 class BlockCheck:
-    """A data source's schema as a msgspec decoder of whole blocks of lines, plus the bulk date checks."""
+    """A data source's schema as a msgspec decoder of whole blocks of lines, plus the bulk checks after."""
 
     __slots__ = ("_after", "_decode")
 
-    def __init__(self, decode: _Decode, after: list[tuple[Callable[[Any], object], bool, BulkCheck]]) -> None:
+    def __init__(self, decode: _Decode, after: list[_After]) -> None:
         self._decode = decode
         self._after = after
 
@@ -86,39 +89,64 @@ class BlockCheck:
             return 0
         if len(rows) != lines:
             return 0
-        for get, array, check in self._after:
-            values: Sequence[object] = list(map(get, rows))
+        for getters, array, check in self._after:
+            values: Sequence[Any] = rows
+            for get in getters:  # a missing (None) object on the way holds no value to check
+                values = _not_none(list(map(get, values)))
             if array:
-                values = list(chain.from_iterable(cast("Iterator[list[object]]", filter(None, values))))
-            if not check(_not_none(values)):
+                values = _not_none(list(chain.from_iterable(values)))
+            if not check(values):
                 return 0
         return lines
 
 
 def compile_block_check(ds: DataSource) -> BlockCheck | None:
-    """The compiled check of `ds`, or None when its schema has a shape this path does not handle
-    (nested jsonpaths, two columns reading one key): then rows.py's own fast path does it all."""
-    fields: list[tuple[str, object, Any]] = []
-    after: list[tuple[Callable[[Any], object], bool, BulkCheck]] = []
-    keys: set[str] = set()
+    """The compiled check of `ds`, or None when its schema has a shape this path does not handle (two
+    columns reading one key, or a key read both as a value and as an object): then rows.py does it all."""
+    tree: dict[str, Any] = {}  # key -> the index of the column reading it, or the tree below it
     for i, col in enumerate(ds.columns):
-        t = col.parsed_type
-        path = col.path[:-1] if t.array else col.path
-        if len(path) != 1 or path[0] in keys or ARRAY_STEP in path:
+        path = col.path[:-1] if col.parsed_type.array else col.path
+        if not path or ARRAY_STEP in path:
             return None
-        keys.add(path[0])
-        attr = f"c{i}"
-        kind = _scalar(t.base)
-        if t.array:
-            kind = GenericAlias(list, (_or_null(kind),))  # null items fit, as in the reference
-        if t.nullable or t.array or col.default is not None:  # missing and null fit
-            fields.append((attr, _or_null(kind), msgspec.field(name=path[0], default=None)))
-        else:
-            fields.append((attr, kind, msgspec.field(name=path[0])))
-        if t.base in _CHECKED_AFTER:
-            after.append((attrgetter(attr), t.array, bulk_check(t.base)))
-    if not fields:
+        node = tree
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                return None
+        if path[-1] in node:
+            return None
+        node[path[-1]] = i
+    if not tree:
         return None
-    struct = msgspec.defstruct("Row", fields, kw_only=True, forbid_unknown_fields=True, gc=False)
-    decoder = msgspec.json.Decoder(struct)
-    return BlockCheck(cast(_Decode, decoder.decode_lines), after)
+    after: list[_After] = []
+    struct, _ = _struct(ds, tree, (), after)
+    return BlockCheck(cast(_Decode, msgspec.json.Decoder(struct).decode_lines), after)
+
+
+def _struct(
+    ds: DataSource, tree: dict[str, Any], getters: tuple[Callable[[Any], Any], ...], after: list[_After]
+) -> tuple[Any, bool]:
+    """The Struct type of one JSON object of the schema, and whether it must be there (a column below it
+    is required). Unknown keys are refused at every level, so msgspec never skips a value unchecked."""
+    fields: list[tuple[str, Any, Any]] = []
+    needed = False
+    for n, (key, node) in enumerate(tree.items()):
+        attr = f"f{n}"
+        below: tuple[Callable[[Any], Any], ...] = (*getters, attrgetter(attr))
+        if isinstance(node, dict):
+            kind, required = _struct(ds, node, below, after)
+        else:
+            col = ds.columns[node]
+            t = col.parsed_type
+            kind = _scalar(t.base)
+            if t.array:
+                kind = GenericAlias(list, (_or_null(kind),))  # null items fit, as in the reference
+            required = not (t.nullable or t.array or col.default is not None)
+            if t.base in _CHECKED_AFTER:
+                after.append((below, t.array, bulk_check(t.base)))
+        if required:
+            fields.append((attr, kind, msgspec.field(name=key)))
+        else:  # missing and null fit (and so does a missing or null object above a column)
+            fields.append((attr, _or_null(kind), msgspec.field(name=key, default=None)))
+        needed = needed or required
+    return msgspec.defstruct("Row", fields, kw_only=True, forbid_unknown_fields=True, gc=False), needed
