@@ -134,12 +134,16 @@ def test_records_of_old_writers_read_the_same() -> None:
 # --- frame_runs -----------------------------------------------------------------------------------
 
 
-def _runs(rng: random.Random, rows: list[bytes]) -> list[tuple[bytes, int]]:
-    """The rows cut into runs of whole lines at random places (an empty run now and then)."""
-    runs, start = [], 0
+def _runs(rng: random.Random, rows: list[bytes]) -> list[tuple[bytes | memoryview, int]]:
+    """The rows cut into runs of whole lines at random places (an empty run now and then), some of them
+    views of a bigger buffer, as rows.parse_and_check keeps the blocks of a request body."""
+    runs: list[tuple[bytes | memoryview, int]] = []
+    start = 0
     while start < len(rows):
         stop = start + rng.randint(0, 400)
-        runs.append((b"".join(row + b"\n" for row in rows[start:stop]), len(rows[start:stop])))
+        run = b"".join(row + b"\n" for row in rows[start:stop])
+        view = memoryview(b"x" + run + b"y")[1:-1]
+        runs.append((view if rng.random() < 0.5 else run, len(rows[start:stop])))
         start = stop
     return runs
 

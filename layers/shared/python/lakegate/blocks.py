@@ -34,7 +34,7 @@ from lakegate.schema import ARRAY_STEP, DataSource
 
 # Types whose values msgspec cannot fully check: column_types' bulk check runs on them after decoding.
 _CHECKED_AFTER = ("Date", "DateTime", "DateTime64", "UInt64")
-_Decode = Callable[[bytes], list[Any]]
+_Decode = Callable[[memoryview], list[Any]]
 
 
 def _or_null(kind: Any) -> Any:
@@ -75,15 +75,20 @@ class BlockCheck:
         self._decode = decode
         self._after = after
 
-    def rows_if_all_fit(self, block: bytes) -> int:
-        """How many rows `block` holds when every line of it fits; 0 when one may not (or on any doubt).
-
-        `block` is whole lines, each ending with a newline."""
-        lines = block.count(b"\n")
-        if not (block[:1] == b"{" and block[-2:] == b"}\n" and block.count(b"}\n{") == lines - 1):
+    def rows_if_all_fit(self, data: bytes, start: int = 0, end: int | None = None) -> int:
+        """How many rows `data[start:end]` holds when every line of it fits; 0 when one may not (or on any
+        doubt). The block is whole lines, each ending with a newline; it is read in place, not copied."""
+        end = len(data) if end is None else end
+        lines = data.count(b"\n", start, end)
+        if not (
+            start < end
+            and data.startswith(b"{", start)
+            and data.endswith(b"}\n", start, end)
+            and data.count(b"}\n{", start, end) == lines - 1
+        ):
             return 0  # blank, space-padded or CRLF lines: the slow path knows what to make of them
         try:
-            rows = self._decode(block)
+            rows = self._decode(memoryview(data)[start:end])
         # ValidationError is a DecodeError; invalid UTF-8 in a string raises UnicodeDecodeError, a ValueError.
         except (msgspec.DecodeError, ValueError, RecursionError):
             return 0

@@ -69,7 +69,7 @@ def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int) -> R
     return Record(b"\n".join([MAGIC + _head(header, len(rows), payload_bytes), *rows, b""]), len(rows))
 
 
-def _frame_run(header: RecordHeader, pieces: Sequence[bytes], size: int, rows: int) -> Record:
+def _frame_run(header: RecordHeader, pieces: Sequence[bytes | memoryview], size: int, rows: int) -> Record:
     """A record of runs of whole lines, each line ending with a newline."""
     return Record(b"".join([MAGIC, _head(header, rows, size), b"\n", *pieces]), rows)
 
@@ -113,13 +113,13 @@ def frame_rows(header: RecordHeader, rows: Sequence[bytes]) -> list[Record]:
     return records
 
 
-def frame_runs(header: RecordHeader, runs: Sequence[tuple[bytes, int]]) -> list[Record]:
+def frame_runs(header: RecordHeader, runs: Sequence[tuple[bytes | memoryview, int]]) -> list[Record]:
     """`frame_rows` for rows given as runs of whole lines (each ending with a newline) and their counts,
     as rows.AcceptedRows keeps them: a run is cut at a newline where a record is full, never split into
     rows. The same records as `frame_rows` of the same rows (tests/unit/test_framing.py)."""
     limit = MAX_RECORD_BYTES - _HEADER_ROOM
     records: list[Record] = []
-    pieces: list[bytes] = []
+    pieces: list[bytes | memoryview] = []
     size = rows = 0
     for run, count in runs:
         start, left = 0, count
@@ -130,14 +130,16 @@ def frame_runs(header: RecordHeader, runs: Sequence[tuple[bytes, int]]) -> list[
                     pieces.append(run[start:] if start else run)
                     size, rows = size + len(run) - start, rows + left
                 break
-            cut = run.rfind(b"\n", start, start + room) + 1  # just after the last whole line that fits
+            # A run to cut may be a view of the request body: cut a copy (a run is one block, <= 64 KiB).
+            data = run if isinstance(run, bytes) else bytes(run)
+            cut = data.rfind(b"\n", start, start + room) + 1  # just after the last whole line that fits
             if cut > start:
-                piece = run[start:cut]
+                piece = data[start:cut]
                 n = piece.count(b"\n")
                 pieces.append(piece)
                 size, rows, left, start = size + len(piece), rows + n, left - n, cut
             elif not pieces:
-                row = run.index(b"\n", start) - start
+                row = data.index(b"\n", start) - start
                 raise FramingError(f"a row of {row} bytes cannot fit a Firehose record")
             records.append(_frame_run(header, pieces, size, rows))
             pieces, size, rows = [], 0, 0

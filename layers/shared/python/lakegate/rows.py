@@ -38,6 +38,7 @@ _CHUNK = 256
 # Bytes per block for the compiled check (lakegate.blocks): ~160 of bench/ingest.py's rows. Time is flat
 # from 16 KiB to 256 KiB there; a block with one bad row is re-checked by the slower paths, so not larger.
 _BLOCK = 64 * 1024
+_NEWLINE = ord("\n")
 
 
 @dataclass(slots=True)
@@ -295,13 +296,13 @@ class AcceptedRows(Sequence[bytes]):
     __slots__ = ("_count", "_lines", "_pending", "_runs")
 
     def __init__(self, lines: Iterable[bytes] = ()) -> None:
-        self._runs: list[tuple[bytes, int]] = []
+        self._runs: list[tuple[bytes | memoryview, int]] = []
         self._pending: list[bytes] = list(lines)
         self._count = len(self._pending)
         self._lines: list[bytes] | None = None
 
-    def add_block(self, block: bytes, rows: int) -> None:
-        """Whole lines, each ending with a newline, `rows` of them."""
+    def add_block(self, block: bytes | memoryview, rows: int) -> None:
+        """Whole lines, each ending with a newline, `rows` of them (a view of the body: not copied)."""
         self._flush()
         self._runs.append((block, rows))
         self._count += rows
@@ -317,7 +318,7 @@ class AcceptedRows(Sequence[bytes]):
         self._count += len(lines)
         self._lines = None
 
-    def runs(self) -> list[tuple[bytes, int]]:
+    def runs(self) -> list[tuple[bytes | memoryview, int]]:
         """The rows as runs of whole lines, each line ending with a newline, and how many lines each holds."""
         self._flush()
         return self._runs
@@ -329,7 +330,7 @@ class AcceptedRows(Sequence[bytes]):
 
     def _all(self) -> list[bytes]:
         if self._lines is None:
-            self._lines = [line for run, _ in self.runs() for line in run.split(b"\n")[:-1]]
+            self._lines = [line for run, _ in self.runs() for line in bytes(run).split(b"\n")[:-1]]
         return self._lines
 
     def __len__(self) -> int:
@@ -421,7 +422,9 @@ def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> C
     if blocks is None:
         _check_lines(_split_lines(body), validator, max_line_bytes, checked)
         return checked
-    # Blocks of whole lines no longer than the line limit, so that no line in a block can exceed it.
+    # Blocks of whole lines no longer than the line limit, so that no line in a block can exceed it; read
+    # and kept as views of the body, never copied (but the last one when it has no final newline).
+    view = memoryview(body)
     span, pos, end = min(_BLOCK, max_line_bytes), 0, len(body)
     while pos < end:
         stop = pos + span
@@ -431,12 +434,17 @@ def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> C
             cut = body.rfind(b"\n", pos, stop) + 1
             if cut <= pos:  # a line longer than the span: the other paths measure it
                 cut = body.find(b"\n", stop) + 1 or end
-        block = body[pos:cut]
-        whole = block if block[-1:] == b"\n" else block + b"\n"
-        rows = blocks.rows_if_all_fit(whole) if len(block) <= span else 0
+        rows = 0
+        block: bytes | memoryview = view[pos:cut]
+        if cut - pos <= span:
+            if body[cut - 1] == _NEWLINE:
+                rows = blocks.rows_if_all_fit(body, pos, cut)
+            else:
+                block = body[pos:cut] + b"\n"
+                rows = blocks.rows_if_all_fit(block)
         if rows:
-            checked.accepted.add_block(whole, rows)
+            checked.accepted.add_block(block, rows)
         else:
-            _check_lines(_split_lines(block), validator, max_line_bytes, checked)
+            _check_lines(_split_lines(body[pos:cut]), validator, max_line_bytes, checked)
         pos = cut
     return checked
