@@ -230,8 +230,9 @@ def _localize(script: str, server: LocalServer) -> str:
     return script
 
 
-def run_curl(script: str, server: LocalServer) -> tuple[int, str]:
-    """Run a seed's shell snippet as published; the .curlrc appends the status after the body."""
+def run_shell(script: str, server: LocalServer) -> str:
+    """Run a shell snippet as written, beside the server's files; its stdout. curl's .curlrc appends
+    `\n<status>` after each body."""
     result = subprocess.run(
         ["bash", "-c", f"set -euo pipefail\n{script}"],
         cwd=server.workdir,
@@ -241,7 +242,12 @@ def run_curl(script: str, server: LocalServer) -> tuple[int, str]:
         check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
-    body, _, status = result.stdout.decode().rpartition("\n")
+    return result.stdout.decode()
+
+
+def run_curl(script: str, server: LocalServer) -> tuple[int, str]:
+    """Run a seed's shell snippet as published: its one answer's status and body."""
+    body, _, status = run_shell(script, server).rpartition("\n")
     return int(status), body
 
 
@@ -303,18 +309,10 @@ def test_readme_data_source_examples_define_list_and_show(server: LocalServer) -
     assert block is not None, "README's data-source examples are not where they were"
     script = f"API={server.api}\nTOKEN={server.token}\n" + block.group(1)
 
-    result = subprocess.run(
-        ["bash", "-c", f"set -euo pipefail\n{script}"],
-        cwd=server.workdir,
-        env=os.environ | {"CURL_HOME": str(_curl_config(server.workdir))},
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
+    out = run_shell(script, server)
 
-    assert result.returncode == 0, result.stderr.decode()
     # define, list, show: each body, then `\n` and its status (the curlrc's write-out), then the next body
-    parts = result.stdout.decode().split("\n")
+    parts = out.split("\n")
     statuses = [p[:3] for p in parts[1:]]
     assert statuses == ["200", "200", "200"], parts
     defined, listed, shown = (json.loads(b) for b in [parts[0], *(p[3:] for p in parts[1:-1])])
