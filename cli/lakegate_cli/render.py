@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from lakegate.auth import Token
+from lakegate.definitions import column_definition
 from lakegate.schema import DataSource
 from lakegate_cli.admin import Quarantined, Registered, token_id
 
@@ -56,11 +57,7 @@ def _quoted(value: str) -> str:
 
 def schema_lines(ds: DataSource) -> list[str]:
     """The schema as a Tinybird `.datasource` file writes it: `` `col` Type `json:$.path` ``."""
-    columns = []
-    for c in ds.columns:
-        default = f" DEFAULT {c.default}" if c.default is not None else ""
-        columns.append(f"    `{c.name}` {c.type} `json:{c.jsonpath}`{default}")
-    lines = ["SCHEMA >", ",\n".join(columns)]
+    lines = ["SCHEMA >", ",\n".join(f"    {column_definition(c)}" for c in ds.columns)]
     engine = [
         ("ENGINE_SORTING_KEY", ", ".join(ds.sorting_key)),
         ("ENGINE_PARTITION_KEY", ds.partition_key),
@@ -75,7 +72,9 @@ def datasource_detail(found: Registered) -> str:
     notes = [f"# {ds.name}: workspace {found.workspace}, schema version {ds.version}"]
     if ds.effective_dedup_key:
         window = f"{ds.dedup_window_seconds} s" if ds.dedup_window_seconds else "for ever"
-        notes.append(f"# dedup key {ds.effective_dedup_key} (wait=true), window {window}")
+        notes.append(
+            f"# dedup key {ds.effective_dedup_key} (at ingest with wait=true, else at landing), window {window}"
+        )
     if ds.rate_limit:
         notes.append(f"# rate limit {ds.rate_limit} requests/s")
     return "\n".join([*notes, *schema_lines(ds)])

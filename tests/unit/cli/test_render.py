@@ -46,7 +46,7 @@ def test_detail_names_workspace_version_and_dedup_key() -> None:
     out = datasource_detail(Registered("ws1", ds, None))
     assert out.splitlines()[:2] == [
         "# e: workspace ws1, schema version 3",
-        "# dedup key $.ref (wait=true), window for ever",
+        "# dedup key $.ref (at ingest with wait=true, else at landing), window for ever",
     ]
     assert "`ref` String `json:$.ref`" in out
 

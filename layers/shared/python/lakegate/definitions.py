@@ -73,6 +73,12 @@ def parse_schema(text: str) -> tuple[Column, ...]:
     return tuple(columns)
 
 
+def column_definition(c: Column) -> str:
+    """One column as a Tinybird schema writes it (what `parse_schema` reads back)."""
+    default = f" DEFAULT {c.default}" if c.default is not None else ""
+    return f"`{c.name}` {c.type} `json:{c.jsonpath}`{default}"
+
+
 def definition(
     name: str | None, schema: str, sorting_key: str = "", partition_key: str = "", ttl: str = ""
 ) -> DataSource:
