@@ -294,3 +294,14 @@ def test_partitions_past_the_ttl_are_deleted_from_s3_when_the_data_source_lands(
     # Then the expired partition is gone and the new one stays
     left = list(landed(lake))
     assert left and all(k.startswith("datasources/ttl/date=") and week_ago not in k for k in left)
+
+
+def test_zstd_compressed_records_land_like_any_other(lake: Lake, compact: Compact) -> None:
+    rows = [b'{"i": %d, "city": "Madrid"}' % i for i in range(2000)]
+    assert lake.post(b"\n".join(rows), "name=many")["statusCode"] == 202
+    (key,) = raw_keys(lake)
+    assert b'"z":1}\n' in lake.s3.get_object(Bucket=lake.bucket, Key=key)["Body"].read()[:1024]
+
+    assert compact(key)["rows"] == 2000
+
+    assert sorted(r["i"] for r in rows_of(landed(lake), "many")) == list(range(2000))

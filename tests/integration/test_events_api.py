@@ -253,14 +253,10 @@ def test_concurrent_creators_converge_on_one_schema(lake: Lake) -> None:
     assert body_of(resp) == {"successful_rows": 0, "quarantined_rows": 1}
 
 
-def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(lake: Lake) -> None:
+def _spied_post(lake: Lake, data: bytes) -> tuple[dict[str, Any], list[list[bytes]]]:
+    """POST gzip'd `data`, with every PutRecordBatch call's records seen on the way to moto."""
     from lakegate import clients
-    from lakegate.framing import MAX_CALL_BYTES, MAX_CALL_RECORDS, MAX_RECORD_BYTES
 
-    # Given ~5 MB of rows, gzip-compressed as a client would send them
-    rows = [b'{"i": %d, "pad": "%s"}' % (i, b"x" * 200) for i in range(25_000)]
-    data = b"\n".join(rows) + b"\n"
-    assert len(data) > 5_000_000
     firehose = clients.firehose()
     real = firehose.put_record_batch
     calls: list[list[bytes]] = []
@@ -271,9 +267,27 @@ def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(lake: Lake) -> N
 
     firehose.put_record_batch = spy  # type: ignore[method-assign]
     try:
-        resp = lake.post(gzip.compress(data), headers={"content-encoding": "gzip"})
+        return lake.post(gzip.compress(data), headers={"content-encoding": "gzip"}), calls
     finally:
         firehose.put_record_batch = real  # type: ignore[method-assign]
+
+
+ROWS_5MB = [b'{"i": %d, "pad": "%s"}' % (i, b"x" * 200) for i in range(25_000)]
+
+
+def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(
+    lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakegate import framing
+    from lakegate.framing import MAX_CALL_BYTES, MAX_CALL_RECORDS, MAX_RECORD_BYTES
+
+    # Given ~5 MB of rows, gzip-compressed as a client would send them, that travel uncompressed (as
+    # rows that do not compress do: a 4 MiB request cannot carry 4 MiB of compressed records)
+    monkeypatch.setattr(framing, "COMPRESS_FROM_BYTES", MAX_RECORD_BYTES + 1)
+    data = b"\n".join(ROWS_5MB) + b"\n"
+    assert len(data) > 5_000_000
+
+    resp, calls = _spied_post(lake, data)
 
     # Then several calls went out, none over a limit, and every row landed exactly once
     assert resp["statusCode"] == 202, resp
@@ -283,8 +297,20 @@ def test_a_5mb_batch_is_split_into_calls_within_firehose_limits(lake: Lake) -> N
         assert len(call) <= MAX_CALL_RECORDS
         assert sum(map(len, call)) <= MAX_CALL_BYTES
         assert all(len(record) <= MAX_RECORD_BYTES for record in call)
-    assert sorted(row for _, _, row in landed(lake)) == sorted(rows)
+    assert sorted(row for _, _, row in landed(lake)) == sorted(ROWS_5MB)
     assert len(lake.raw_objects()) == len(calls)
+
+
+def test_large_records_travel_zstd_compressed_and_land_the_same_bytes(lake: Lake) -> None:
+    # Given the same 5 MB of (compressible) rows
+    resp, calls = _spied_post(lake, b"\n".join(ROWS_5MB))
+
+    # Then their records are compressed (z:1), far smaller than the rows, and the rows land as sent
+    assert resp["statusCode"] == 202, resp
+    records = [record for call in calls for record in call]
+    assert all(b'"z":1}\n' in record[:1024] for record in records)
+    assert sum(map(len, records)) < len(b"\n".join(ROWS_5MB)) // 8
+    assert sorted(row for _, _, row in landed(lake)) == sorted(ROWS_5MB)
 
 
 @pytest.mark.parametrize(("method", "path"), [("GET", "/v0/nope"), ("DELETE", "/v0/events"), ("GET", "/")])

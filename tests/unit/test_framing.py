@@ -6,6 +6,7 @@ import random
 
 import orjson
 import pytest
+import zstandard
 
 from lakegate.framing import (
     MAX_CALL_BYTES,
@@ -108,8 +109,8 @@ def test_frame_rows_refuses_a_row_that_cannot_fit_a_record() -> None:
 
 
 def test_five_megabytes_of_rows_become_several_calls() -> None:
-    # Given 50,000 rows of 100 bytes (5 MB)
-    rows = [_row(i) for i in range(50_000)]
+    # Given 50,000 rows of 100 bytes (5 MB) that do not compress
+    rows = [_noise_row(i) for i in range(50_000)]
     # When framed and grouped into PutRecordBatch calls
     records = frame_rows(HEADER, rows)
     calls = batch_calls(records)
@@ -120,6 +121,43 @@ def test_five_megabytes_of_rows_become_several_calls() -> None:
     assert all(len(c) <= MAX_CALL_RECORDS and sum(len(r.data) for r in c) <= MAX_CALL_BYTES for c in calls)
     assert [r for c in calls for r in c] == records
     assert [row for rec in decode_records(b"".join(r.data for r in records)) for row in rec.rows] == rows
+
+
+def test_five_megabytes_of_json_rows_travel_compressed() -> None:
+    # Given 50,000 JSON rows of 100 bytes (5 MB), which compress well
+    rows = [_row(i) for i in range(50_000)]
+    # When framed
+    records = frame_rows(HEADER, rows)
+    # Then records are cut at the same rows as uncompressed ones, each carries one zstd frame of its rows
+    assert [r.rows for r in records] == [10_128, 10_128, 10_128, 10_128, 9_488]
+    for record in records:
+        head, _, packed = record.data.partition(b"\n")
+        header = orjson.loads(head[4:])
+        assert header["z"] == 1 and header["len"] == len(packed) < ROOM // 5
+        assert zstandard.ZstdDecompressor().decompress(packed).count(b"\n") == record.rows
+    # And they fit one call, and read back as the very same row bytes
+    assert [len(c) for c in batch_calls(records)] == [5]
+    assert [row for rec in decode_records(b"".join(r.data for r in records)) for row in rec.rows] == rows
+
+
+def test_small_records_stay_uncompressed_and_incompressible_ones_too() -> None:
+    small = [_row(i) for i in range(40)]  # 4,040 bytes with newlines: just under COMPRESS_FROM_BYTES
+    noise = [_noise_row(i) for i in range(100)]
+    for rows in (small, noise):
+        (record,) = frame_rows(HEADER, rows)
+        assert b'"z":1' not in record.data.partition(b"\n")[0]
+        assert record.data.endswith(b"\n".join(rows) + b"\n")
+    (record,) = frame_rows(HEADER, [*small, _row(40)])
+    assert b',"z":1}\n' in record.data
+
+
+def test_a_compressed_record_that_does_not_decompress_is_a_framing_error() -> None:
+    (record,) = frame_rows(HEADER, [_row(i) for i in range(100)])
+    head, _, packed = record.data.partition(b"\n")
+    with pytest.raises(FramingError, match="does not decompress"):
+        list(decode_records(head + b"\n" + packed[:10] + bytes(len(packed) - 10)))
+    with pytest.raises(FramingError, match="truncated"):
+        list(decode_records(record.data[:-3]))
 
 
 def test_records_of_old_writers_read_the_same() -> None:
