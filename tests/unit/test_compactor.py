@@ -71,13 +71,13 @@ ROWS = [
 def test_read_raw_takes_plain_and_gzip_objects_alike() -> None:
     blob = _blob((_header(), ROWS))
     assert read_raw(blob) == read_raw(gzip.compress(blob))
-    assert read_raw(blob)[0].rows == ROWS
+    assert read_raw(blob)[0].rows() == ROWS
 
 
 def test_read_raw_takes_concatenated_gzip_members() -> None:
     one, two = _blob((_header(), ROWS[:1])), _blob((_header(), ROWS[1:]))
     records = read_raw(gzip.compress(one) + gzip.compress(two))
-    assert [r.rows for r in records] == [ROWS[:1], ROWS[1:]]
+    assert [r.rows() for r in records] == [ROWS[:1], ROWS[1:]]
 
 
 @pytest.mark.parametrize(

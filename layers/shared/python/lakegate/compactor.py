@@ -28,7 +28,7 @@ from lakegate.dedup import deduplicate
 from lakegate.errors import InvalidRequest, StoreUnavailable
 from lakegate.evolution import SchemaStore, evolve
 from lakegate.expiry import expire
-from lakegate.framing import DecodedRecord, FramingError, decode_records
+from lakegate.framing import FramingError, RecordBody, decode_bodies
 from lakegate.objects import ObjectStore
 from lakegate.parquet import (
     Converted,
@@ -62,12 +62,12 @@ class UnreadableObject(Exception):
     """A raw object that is not gzip'd or plain framing: nothing in it can be trusted to land."""
 
 
-def read_raw(blob: bytes) -> list[DecodedRecord]:
+def read_raw(blob: bytes) -> list[RecordBody]:
     """Every record of a raw object, gzip'd (Firehose in AWS) or plain (moto): sniffed by the magic bytes."""
     try:
         if blob.startswith(GZIP_MAGIC):
             blob = gzip.decompress(blob)  # handles concatenated members too
-        return list(decode_records(blob))
+        return list(decode_bodies(blob))
     except (OSError, EOFError, zlib.error) as e:
         raise UnreadableObject(f"not a readable gzip object: {e}") from e
     except FramingError as e:
@@ -92,9 +92,10 @@ class LandedFile:
 
 @dataclass(slots=True)
 class _Group:
-    """The rows of one (workspace, data source) in a raw object, with each row's ingest facts."""
+    """The rows of one (workspace, data source) in a raw object, with each row's ingest facts. The rows
+    stay as their records' bytes until something needs them one by one: Arrow's reader takes them whole."""
 
-    lines: list[bytes] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     ingested_ms: list[int] = field(default_factory=list)
     request_ids: list[str] = field(default_factory=list)
     # Per line: its ref was claimed at ingest (wait=true, Vayu), so it lands without a claim here.
@@ -102,6 +103,24 @@ class _Group:
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     # The schema versions the rows were checked against at ingest.
     versions: set[int] = field(default_factory=set)
+    # The ingestion times of the rows' records, in order (most objects hold one or a few).
+    times: set[int] = field(default_factory=set)
+    _lines: list[bytes] | None = None
+
+    @property
+    def rows(self) -> int:
+        return len(self.ingested_ms)
+
+    @property
+    def data(self) -> bytes:
+        """The rows as NDJSON, each line ending with a newline."""
+        return self.bodies[0] if len(self.bodies) == 1 else b"".join(self.bodies)
+
+    @property
+    def lines(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = self.data.split(b"\n")[:-1]
+        return self._lines
 
 
 def ingestion_partition(ms: int) -> str:
@@ -146,7 +165,7 @@ def error_key(source_key: str) -> str:
     return ERRORS_PREFIX + source_key
 
 
-def _group(records: Sequence[DecodedRecord]) -> dict[tuple[str, str], _Group]:
+def _group(records: Sequence[RecordBody]) -> dict[tuple[str, str], _Group]:
     groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
     for rec in records:
         h = rec.header
@@ -154,13 +173,14 @@ def _group(records: Sequence[DecodedRecord]) -> dict[tuple[str, str], _Group]:
         # The import id is never empty: a request id, else the raw object's record time.
         rid = h.request_id or f"ingest-{h.ingested_at_ms}"
         if h.quarantine:
-            g.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rec.rows)
+            g.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rec.rows())
         else:
             g.versions.add(h.schema_version)
-            g.lines.extend(rec.rows)
-            g.ingested_ms.extend([h.ingested_at_ms] * len(rec.rows))
-            g.request_ids.extend([rid] * len(rec.rows))
-            g.claimed.extend([h.deduplicated] * len(rec.rows))
+            g.times.add(h.ingested_at_ms)
+            g.bodies.append(rec.data)
+            g.ingested_ms.extend([h.ingested_at_ms] * rec.count)
+            g.request_ids.extend([rid] * rec.count)
+            g.claimed.extend([h.deduplicated] * rec.count)
     return groups
 
 
@@ -182,7 +202,8 @@ def _split(
     partitions: Sequence[str],
     schema: DataSource | None,
 ) -> list[LandedFile]:
-    """One file per partition, in the order partitions first appear, its rows in sorting-key order."""
+    """One file per partition, in the order partitions first appear, its rows in sorting-key order.
+    `partitions` holds one per row, or a single one for all the rows."""
     where: dict[str, list[int]] = defaultdict(list)
     if len(set(partitions)) == 1:
         where[partitions[0]] = []  # the whole table: no index list to build
@@ -203,9 +224,9 @@ def _convert(schemas: SchemaStore, workspace: str, ds: DataSource, g: _Group) ->
     through Arrow's reader in one C++ pass; any other group (or one Arrow cannot vouch for) is parsed
     here, may evolve the schema, and converts row by row."""
     if g.versions == {ds.version}:
-        table = fast_table(ds, g.lines)
+        table = fast_table(ds, g.data, g.rows)
         if table is not None:
-            return ds, Converted(table, list(range(len(g.lines))))
+            return ds, Converted(table, list(range(g.rows)))
     parsed = parse_lines(g.lines)
     ds = evolve(schemas, workspace, ds, parsed.rows)
     return ds, rows_to_table(ds, g.lines, g.ingested_ms, parsed)
@@ -273,7 +294,7 @@ def compact(
                 QuarantineEntry(line.decode("utf-8", "replace"), "", error, rid, ms)
                 for line, rid, ms in zip(g.lines, g.request_ids, g.ingested_ms, strict=True)
             ]
-        elif g.lines:
+        elif g.rows:
             ds, converted = _convert(schemas, workspace, ds, g)
             quarantined += [
                 QuarantineEntry(
@@ -291,7 +312,7 @@ def compact(
                 duplicates += converted.table.num_rows - table.num_rows
             if table.num_rows:
                 partitions = _column_partitions(ds, table) or _ingestion_partitions(
-                    [g.ingested_ms[i] for i in kept]
+                    [next(iter(g.times))] if len(g.times) == 1 else [g.ingested_ms[i] for i in kept]
                 )
                 files += _split(source_key, workspace, name, False, table, partitions, ds)
         if quarantined:

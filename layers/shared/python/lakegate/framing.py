@@ -66,6 +66,18 @@ class DecodedRecord:
     rows: list[bytes]
 
 
+@dataclass(frozen=True, slots=True)
+class RecordBody:
+    """A decoded record's rows as one piece: `count` lines, each ending with a newline."""
+
+    header: RecordHeader
+    data: bytes
+    count: int
+
+    def rows(self) -> list[bytes]:
+        return self.data.split(b"\n")[:-1]
+
+
 class FramingError(ValueError):
     """A raw object that does not follow this framing."""
 
@@ -198,8 +210,9 @@ def quarantine_row(line: bytes, column: str, error: str) -> bytes:
         limit = limit * _MAX_QUARANTINE_BYTES // len(row)
 
 
-def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
-    """Split a raw object (records concatenated by Firehose) back into headers and rows."""
+def decode_bodies(blob: bytes) -> Iterator[RecordBody]:
+    """Split a raw object (records concatenated by Firehose) back into headers and row bytes, unsplit:
+    the compactor hands a record's rows to Arrow's reader as they are."""
     pos, end = 0, len(blob)
     while pos < end:
         if blob[pos : pos + len(MAGIC)] != MAGIC:
@@ -227,11 +240,17 @@ def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
             raise FramingError(f"record at byte {pos} is truncated")
         if head.get("z"):
             body = _unzstd(body, pos)
-        rows = body.split(b"\n")[:-1]
-        if len(rows) != count:
-            raise FramingError(f"record at byte {pos} holds {len(rows)} rows, its header says {count}")
-        yield DecodedRecord(header, rows)
+        found = body.count(b"\n")
+        if found != count or (body and not body.endswith(b"\n")):
+            raise FramingError(f"record at byte {pos} holds {found} rows, its header says {count}")
+        yield RecordBody(header, body, count)
         pos = nl + 1 + length
+
+
+def decode_records(blob: bytes) -> Iterator[DecodedRecord]:
+    """Split a raw object (records concatenated by Firehose) back into headers and rows."""
+    for record in decode_bodies(blob):
+        yield DecodedRecord(record.header, record.rows())
 
 
 def _unzstd(data: bytes, pos: int) -> bytes:

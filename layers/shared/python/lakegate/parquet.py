@@ -316,8 +316,9 @@ def _read_type(t: ColumnType) -> pa.DataType:
     return pa.list_(pa.field("element", pa.string())) if t.array else pa.string()
 
 
-def fast_table(ds: DataSource, lines: Sequence[bytes]) -> pa.Table | None:
-    """The rows as one table through Arrow's C++ JSON reader, or None when it cannot vouch for every row.
+def fast_table(ds: DataSource, ndjson: bytes, rows: int) -> pa.Table | None:
+    """`rows` lines of NDJSON as one table through Arrow's C++ JSON reader, or None when it cannot vouch
+    for every row.
 
     Only for rows already checked at ingest against this very schema version (the caller knows): then any
     value Arrow reads is one the reference path (`rows_to_table`) would read alike, and anything else makes
@@ -328,19 +329,19 @@ def fast_table(ds: DataSource, lines: Sequence[bytes]) -> pa.Table | None:
     import pyarrow.json as pajson
 
     keys = [_keys_of(c) for c in ds.columns]
-    if any(k is None for k in keys) or len(set(keys)) != len(keys) or not lines:
+    if any(k is None for k in keys) or len(set(keys)) != len(keys) or not rows:
         return None
     types = [c.parsed_type for c in ds.columns]
     read_schema = pa.schema([pa.field(k, _read_type(t)) for k, t in zip(keys, types, strict=True)])
     options = pajson.ParseOptions(explicit_schema=read_schema, unexpected_field_behavior="error")
     try:
         table = pajson.read_json(
-            pa.BufferReader(b"\n".join(lines)),
+            pa.BufferReader(ndjson),
             read_options=pajson.ReadOptions(use_threads=False),
             parse_options=options,
         )
         schema = arrow_schema(ds)
-        if table.num_rows != len(lines):
+        if table.num_rows != rows:
             return None
         columns = []
         for column, f in zip(table.columns, schema, strict=True):
