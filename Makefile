@@ -14,7 +14,7 @@ SAM := $(SAMVENV)/bin/sam
 
 .PHONY: install run query lakegate check-layers test lint lint-code lint-template bench build deploy clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(VPY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
