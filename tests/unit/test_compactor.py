@@ -94,6 +94,20 @@ def test_read_raw_refuses_what_it_cannot_read(blob: bytes, reason: str) -> None:
         read_raw(blob)
 
 
+def test_an_object_whose_compressed_records_miscount_their_rows_is_set_aside() -> None:
+    rows = [b'{"date":"2020-04-05 00:07:22","city":"Madrid","n":%d}' % (i % 100) for i in range(200)]
+    (record,) = frame_rows(_header(), rows)
+    head, _, packed = record.data.partition(b"\n")
+    assert b'"z":1' in head
+    miscounted = head.replace(b'"n":200', b'"n":199') + b"\n" + packed
+    store = MemoryObjectStore({KEY: miscounted})
+
+    outcome = Compactor(store, _registry()).process(KEY)
+
+    assert outcome.error == "not lakegate framing: 200 rows, the headers say 199"
+    assert not any(k.startswith("datasources/") for k in store.objects)
+
+
 # --- compact ------------------------------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from lakegate.framing import (
     Record,
     RecordHeader,
     batch_calls,
+    decode_bodies,
     decode_records,
     frame_rows,
     frame_runs,
@@ -158,6 +159,38 @@ def test_a_compressed_record_that_does_not_decompress_is_a_framing_error() -> No
         list(decode_records(head + b"\n" + packed[:10] + bytes(len(packed) - 10)))
     with pytest.raises(FramingError, match="truncated"):
         list(decode_records(record.data[:-3]))
+
+
+def _repacked(record: bytes, rows: bytes, **head: object) -> bytes:
+    """`record` with its rows replaced by a checksummed zstd frame of `rows`, header fields overridden."""
+    header = orjson.loads(record.partition(b"\n")[0][4:])
+    packed = zstandard.ZstdCompressor(write_checksum=True).compress(rows)
+    return b"LG1 " + orjson.dumps(header | {"len": len(packed)} | head) + b"\n" + packed
+
+
+def test_a_flipped_byte_in_a_compressed_record_fails_its_checksum() -> None:
+    (record,) = frame_rows(HEADER, [_row(i) for i in range(100)])
+    head, _, packed = record.data.partition(b"\n")
+    middle = len(packed) // 2
+    corrupt = packed[:middle] + bytes([packed[middle] ^ 1]) + packed[middle + 1 :]
+    with pytest.raises(FramingError, match="does not decompress"):
+        list(decode_bodies(head + b"\n" + corrupt))
+
+
+def test_a_compressed_record_is_read_whole_and_its_rows_counted_when_split() -> None:
+    rows = [_row(i) for i in range(100)]
+    (record,) = frame_rows(HEADER, rows)
+    (body,) = decode_bodies(record.data)
+    assert (body.data, body.count, body.rows()) == (b"".join(r + b"\n" for r in rows), 100, rows)
+
+    miscounted = _repacked(record.data, b"".join(r + b"\n" for r in rows), n=99)
+    (body,) = decode_bodies(miscounted)  # the frame is sound: whole, its bytes are trusted
+    with pytest.raises(FramingError, match="holds 100 rows, its header says 99"):
+        body.rows()
+    with pytest.raises(FramingError, match="holds 100 rows, its header says 99"):
+        list(decode_records(miscounted))
+    with pytest.raises(FramingError, match="does not end with a whole row"):
+        list(decode_bodies(_repacked(record.data, b"\n".join(rows))))
 
 
 def test_records_of_old_writers_read_the_same() -> None:

@@ -120,6 +120,10 @@ class _Group:
     def lines(self) -> list[bytes]:
         if self._lines is None:
             self._lines = self.data.split(b"\n")[:-1]
+            if len(self._lines) != self.rows:  # the records' headers did not count their rows right
+                raise UnreadableObject(
+                    f"not lakegate framing: {len(self._lines)} rows, the headers say {self.rows}"
+                )
         return self._lines
 
 
@@ -173,7 +177,11 @@ def _group(records: Sequence[RecordBody]) -> dict[tuple[str, str], _Group]:
         # The import id is never empty: a request id, else the raw object's record time.
         rid = h.request_id or f"ingest-{h.ingested_at_ms}"
         if h.quarantine:
-            g.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rec.rows())
+            try:
+                rows = rec.rows()
+            except FramingError as e:
+                raise UnreadableObject(f"not lakegate framing: {e}") from e
+            g.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rows)
         else:
             g.versions.add(h.schema_version)
             g.times.add(h.ingested_at_ms)
