@@ -313,6 +313,22 @@ def test_nothing_delivered_is_unavailable() -> None:
 
 
 @pytest.mark.usefixtures("no_jitter")
+def test_part_delivered_without_wait_says_keyed_rows_land_once_on_retry() -> None:
+    # Given a data source with a dedup key, and a sink that always refuses the second record
+    schema = DataSource(NAME, (Column("ref", "Nullable(String)", "$.ref"),))
+    h = _existing(schema, budget=1.0)
+    h.sink.fail_next = [{1}] + [{0}] * 100
+    # When a good row and a bad one are appended without wait
+    with pytest.raises(PartiallyInserted) as info:
+        h.ingest(make_token(APPEND), b'{"ref": "a"}\n[]\n')
+    # Then the client learns a retry is safe for keyed rows
+    assert info.value.message == (
+        "Only 1 of 2 rows were inserted: retrying the whole request lands rows with a $.ref value once "
+        "(they are deduplicated when they land); rows without one may be duplicated"
+    )
+
+
+@pytest.mark.usefixtures("no_jitter")
 def test_part_delivered_is_partially_inserted_with_detail() -> None:
     # Given a sink that always refuses the quarantine record (the second of the call)
     h = _existing(budget=1.0)

@@ -124,11 +124,7 @@ class Ingestor:
             total = len(rows) + len(checked.rejected)
             raise PartiallyInserted(
                 f"Only {delivery.sent_rows} of {total} rows were inserted"
-                + (
-                    ": the rows not inserted were released, retrying the same request inserts only them"
-                    if keys
-                    else ": retrying the whole request may duplicate rows"
-                ),
+                + _retry_advice(bool(keys), dedup_key),
                 {"inserted_rows": delivery.sent_rows, "failed_rows": delivery.failed_rows}
                 | ({"duplicate_rows": duplicates} if duplicates else {}),
             )
@@ -176,6 +172,19 @@ class Ingestor:
             return []
         header = RecordHeader(ds.name, workspace, True, request_id, now_ms, ds.version)
         return frame_rows(header, [quarantine_row(r.line, r.column, r.error) for r in checked.rejected])
+
+
+def _retry_advice(claimed: bool, dedup_key: str) -> str:
+    """What a client may do after a 422: claimed rows were released, keyed rows land once anyway (the
+    compactor dedups them), rows with no key may land twice."""
+    if claimed:
+        return ": the rows not inserted were released, retrying the same request inserts only them"
+    if dedup_key:
+        return (
+            f": retrying the whole request lands rows with a {dedup_key} value once (they are deduplicated "
+            "when they land); rows without one may be duplicated"
+        )
+    return ": retrying the whole request may duplicate rows"
 
 
 def _keys_of(
