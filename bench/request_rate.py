@@ -62,25 +62,12 @@ def on_moto() -> tuple[float, float, Counter[str], Counter[str]]:
     import boto3
     from moto import mock_aws
 
-    from lakegate_local.aws import create_resources
+    from lakegate_local.aws import SessionClients, create_resources
     from lakegate_local.template import load_stack
-
-    class Clients:
-        def __init__(self, session: Any) -> None:
-            self.session = session
-
-        def s3(self) -> Any:
-            return self.session.client("s3")
-
-        def dynamodb(self) -> Any:
-            return self.session.client("dynamodb")
-
-        def firehose(self) -> Any:
-            return self.session.client("firehose")
 
     with mock_aws():
         stack = load_stack(ROOT / "template.yaml")
-        create_resources(Clients(boto3.session.Session(region_name="us-east-1")), stack)
+        create_resources(SessionClients(boto3.session.Session(region_name="us-east-1")), stack)
         os.environ.update(stack.function.environment | {"DATASOURCE_RATE_LIMIT": "1000000"})
         import app
         from lakegate import clients

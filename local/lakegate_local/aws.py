@@ -35,6 +35,22 @@ class AwsClients(Protocol):
 
 
 @dataclass
+class SessionClients:
+    """The clients of one boto3 session: an in-process `mock_aws`, as tests and benchmarks use."""
+
+    session: boto3.session.Session
+
+    def dynamodb(self) -> DynamoDBClient:
+        return self.session.client("dynamodb")
+
+    def s3(self) -> S3Client:
+        return self.session.client("s3")
+
+    def firehose(self) -> FirehoseClient:
+        return self.session.client("firehose")
+
+
+@dataclass
 class LocalAws:
     """A running moto server and clients aimed at it."""
 

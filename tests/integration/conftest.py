@@ -118,37 +118,26 @@ def body_of(resp: dict[str, Any]) -> Any:
     return orjson.loads(resp["body"]) if resp.get("body") else None
 
 
-@dataclass
-class _Clients:
-    """The clients `create_resources` asks for, from the in-process moto."""
-
-    session: Any
-
-    def s3(self) -> Any:
-        return self.session.client("s3")
-
-    def dynamodb(self) -> Any:
-        return self.session.client("dynamodb")
-
-    def firehose(self) -> Any:
-        return self.session.client("firehose")
+def offline_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Credentials and region for moto, and nothing that could aim a client at a real account."""
+    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
 
 
 @pytest.fixture
 def lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
     """A fresh moto deployment per test, from the template, and a fresh (cold) handler."""
-    from lakegate_local.aws import create_resources
+    from lakegate_local.aws import SessionClients, create_resources
     from lakegate_local.template import load_stack
 
-    for k in ("AWS_ENDPOINT_URL",):
-        monkeypatch.delenv(k, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws(monkeypatch)
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         stack = load_stack(ROOT / "template.yaml")
-        create_resources(_Clients(session), stack)
+        create_resources(SessionClients(session), stack)
         for k, v in stack.function.environment.items():
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("SEND_BUDGET_SECONDS", "0.5")

@@ -21,6 +21,7 @@ from lakegate.tokens import DynamoTokenStore
 from lakegate_cli.main import main
 from lakegate_cli.target import OUTPUTS
 from lakegate_local import cfn_yaml
+from tests.integration.conftest import offline_aws
 
 ROOT = Path(__file__).resolve().parents[3]
 REGION = "us-east-1"
@@ -38,11 +39,7 @@ def _stack_template(outputs: tuple[str, ...]) -> str:
 
 @pytest.fixture
 def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for key in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
-        monkeypatch.delenv(key, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    offline_aws(monkeypatch)
     with mock_aws():
         session = boto3.session.Session(region_name=REGION)
         cfn = session.client("cloudformation")
