@@ -103,7 +103,7 @@ class _Group:
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     # The schema versions the rows were checked against at ingest.
     versions: set[int] = field(default_factory=set)
-    # The ingestion times of the rows' records, in order (most objects hold one or a few).
+    # The distinct ingestion times of the rows' records: one, mostly, and then every row shares a partition.
     times: set[int] = field(default_factory=set)
     _lines: list[bytes] | None = None
 

@@ -15,8 +15,8 @@ COMPRESS_FROM_BYTES or more are when that makes them an eighth smaller or more: 
 5-8x, and every byte saved is one Firehose does not bill and ingest does not base64, sign and send
 (bench/ingest.py). The rows inside are the same bytes. Absent means 0: older records read the same.
 A record holds rows of one data source only, many rows per record (Firehose bills each record in
-5 KB steps), at most MAX_RECORD_BYTES of rows before compression; a PutRecordBatch call holds at most MAX_CALL_RECORDS records
-and MAX_CALL_BYTES bytes.
+5 KB steps), at most MAX_RECORD_BYTES of rows before compression; a PutRecordBatch call holds at most
+MAX_CALL_RECORDS records and MAX_CALL_BYTES bytes.
 """
 
 from __future__ import annotations

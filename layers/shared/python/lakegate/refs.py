@@ -2,9 +2,9 @@
 
 Claims go in TransactWriteItems of up to 100 puts, each `attribute_not_exists(pk) OR expires_at <
 :now OR owner = :owner` (an expired claim that TTL has not swept yet counts as free; a key its owner
-claims again stays its own, so a retried compaction of the same raw object keeps the same rows). A cancelled transaction says
-per item why (CancellationReasons): items that failed their condition are duplicates, the rest
-are retried without them. Measured against parallel conditional PutItems (bench/request_rate.py):
+claims again stays its own, so a retried compaction of the same raw object keeps the same rows). A
+cancelled transaction says per item why (CancellationReasons): items that failed their condition are
+duplicates, the rest are retried without them. Measured against parallel conditional PutItems (bench/request_rate.py):
 1,000 keys take 10 calls instead of 1,000. moto runs transactions slower than puts (6.1 s against
 2.1 s with 16 threads), but on DynamoDB a call costs ~5-10 ms of latency, so 10 sequential calls
 beat 1,000 calls over 16 threads (~300 ms); the price is 2 WCU per item instead of 1.
