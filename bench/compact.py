@@ -19,8 +19,8 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from ingest import make_batch
-from lakegate.compactor import compact
 from lakegate.framing import RecordHeader, batch_calls, frame_rows
+from lakegate.lake.compactor import compact
 from lakegate.registry import MemoryRegistry
 from lakegate.schema import infer
 

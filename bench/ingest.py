@@ -85,9 +85,9 @@ def bare_parse(body: bytes) -> None:
 
 def core_path(body: bytes) -> Callable[[], object]:
     """decode (identity) + parse + validate + frame, against the schema inference picks."""
-    from lakegate.body import decode
     from lakegate.framing import RecordHeader, batch_calls, frame_runs
-    from lakegate.rows import compile_validator, parse, parse_and_check
+    from lakegate.ingest.body import decode
+    from lakegate.ingest.rows import compile_validator, parse, parse_and_check
     from lakegate.schema import infer
 
     ds = infer("flights", parse(body[:100_000], 1_000_000).objects, 500, 32)
@@ -107,7 +107,7 @@ def handler_path(body: bytes) -> Callable[[], object]:
     """The whole Lambda: API Gateway event with a gzip body, in and out of the real handler."""
     os.environ.update(ENV)
     import app
-    from lakegate.rows import parse
+    from lakegate.ingest.rows import parse
     from lakegate.schema import infer
 
     stubs.stub_aws(infer("flights", parse(body[:100_000], 1_000_000).objects, 500, 32))

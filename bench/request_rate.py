@@ -71,7 +71,7 @@ def on_moto() -> tuple[float, float, Counter[str], Counter[str]]:
         os.environ.update(stack.function.environment | {"DATASOURCE_RATE_LIMIT": "1000000"})
         import app
         from lakegate import clients
-        from lakegate.auth import hash_token
+        from lakegate.ingest.auth import hash_token
 
         for cached in (clients._session, clients.dynamodb, clients.firehose):
             cached.cache_clear()  # the stubbed run's clients predate moto's hooks

@@ -63,7 +63,7 @@ def _stub_aws(request: Any, **_: object) -> Any:
             {"FailedPutCount": 0, "Encrypted": False, "RequestResponses": [{"RecordId": "r"}] * n}
         )
     elif target.endswith("GetItem") and b'"token_hash"' in request.body:
-        from lakegate.auth import hash_token
+        from lakegate.ingest.auth import hash_token
 
         body = orjson.dumps(
             {

@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lakegate.auth import Token, hash_token
 from lakegate.dynamo import from_item
+from lakegate.ingest.auth import Token, hash_token
 from lakegate.registry import DynamoRegistry
 from lakegate.schema import DataSource
 from lakegate.tokens import DynamoTokenStore
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 ID_LENGTH = 12
 # A shorter prefix than this would match by accident more often than by intent.
 MIN_PREFIX = 4
-# Where the compactor lands data sources and their quarantine (lakegate.compactor's PREFIX and
+# Where the compactor lands data sources and their quarantine (lakegate.lake.compactor's PREFIX and
 # QUARANTINE_SUFFIX; restated because importing that module would pull pyarrow into the CLI).
 LAKE_PREFIX = "datasources/"
 QUARANTINE_SUFFIX = "_quarantine"

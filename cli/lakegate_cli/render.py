@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from lakegate.auth import Token
 from lakegate.definitions import column_definition
+from lakegate.ingest.auth import Token
 from lakegate.schema import DataSource
 from lakegate_cli.admin import Quarantined, Registered, token_id
 

@@ -1,8 +1,8 @@
-"""Scope spellings a token may be given: the ones `lakegate.auth` grants, nothing else."""
+"""Scope spellings a token may be given: the ones `lakegate.ingest.auth` grants, nothing else."""
 
 from __future__ import annotations
 
-from lakegate.auth import ADMIN, APPEND, CREATE, normalize_scope
+from lakegate.ingest.auth import ADMIN, APPEND, CREATE, normalize_scope
 from lakegate.schema import NAME_RE
 from lakegate_cli.errors import CliError
 

@@ -14,10 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lakegate import clients
-from lakegate.catalog import GlueCatalog
-from lakegate.compactor import Compactor, Outcome
 from lakegate.config import ConfigError
-from lakegate.objects import S3ObjectStore
+from lakegate.lake.catalog import GlueCatalog
+from lakegate.lake.compactor import Compactor, Outcome
+from lakegate.lake.objects import S3ObjectStore
 from lakegate.refs import DynamoRefStore
 from lakegate.registry import DynamoRegistry
 

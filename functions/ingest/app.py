@@ -14,20 +14,29 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakegate import body, clients, datasources, limits, vayu
-from lakegate.auth import Token, api_token, authorize, hash_token, issue_access_token, token_from_request
+from lakegate import clients
 from lakegate.config import Settings
-from lakegate.datasources import DataSources, describe
 from lakegate.errors import Forbidden, LakegateError, NotFound, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
-from lakegate.ingest import Ingestor, Limits
-from lakegate.limits import Decision, DynamoRateLimiter, RateLimiter, scopes_for
+from lakegate.ingest import body, datasources, vayu
+from lakegate.ingest import rate_limits as limits
+from lakegate.ingest.auth import (
+    Token,
+    api_token,
+    authorize,
+    hash_token,
+    issue_access_token,
+    token_from_request,
+)
+from lakegate.ingest.datasources import DataSources, describe
+from lakegate.ingest.events import Ingestor, Limits
+from lakegate.ingest.rate_limits import Decision, DynamoRateLimiter, RateLimiter, scopes_for
+from lakegate.ingest.vayu import VayuEvents
 from lakegate.refs import DynamoRefStore, RefStore
 from lakegate.registry import CachedRegistry, DynamoRegistry, Registry
 from lakegate.schema import validate_name
 from lakegate.sink import FirehoseSink
 from lakegate.tokens import CachedTokenStore, DynamoTokenStore, TokenStore
-from lakegate.vayu import VayuEvents
 
 logger = Logger()  # service name and level come from POWERTOOLS_SERVICE_NAME and LOG_LEVEL
 metrics = Metrics()
@@ -197,7 +206,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
 
 
 def _vayu_routes(app: APIGatewayHttpResolver, service: Service) -> None:
-    """Vayu's batch API: `POST /events`, `POST /events/dry-run`, `GET /events/{ref}` (lakegate.vayu),
+    """Vayu's batch API: `POST /events`, `POST /events/dry-run`, `GET /events/{ref}` (lakegate.ingest.vayu),
     and `POST /login`, where Vayu's SDKs exchange the API token for the access token they send."""
     target = service.settings.vayu_datasource
 
@@ -270,7 +279,7 @@ def _vayu_routes(app: APIGatewayHttpResolver, service: Service) -> None:
 
 
 def _datasource_routes(app: APIGatewayHttpResolver, service: Service) -> None:
-    """Tinybird's Data Sources API: define a schema before sending rows, list, show (lakegate.datasources),
+    """Tinybird's Data Sources API: define a schema before sending rows, list, show (lakegate.ingest.datasources),
     and `POST /v0/analyze`: what the Events API would make of a batch, writing nothing."""
     limits = service.ingestor.limits
     api = DataSources(service.registry, limits)

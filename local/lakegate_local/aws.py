@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from moto.server import ThreadedMotoServer
 
-from lakegate.auth import ADMIN, hash_token
+from lakegate.ingest.auth import ADMIN, hash_token
 from lakegate.tokens import DynamoTokenStore
 from lakegate_local.template import PSEUDO, Stack
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from lakegate.auth import hash_token
+from lakegate.ingest.auth import hash_token
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "lakegate-sample-admin-token"  # the token the sample events in events/ carry

@@ -8,8 +8,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lakegate.auth import hash_token
 from lakegate.errors import StoreUnavailable
+from lakegate.ingest.auth import hash_token
 from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
 from lakegate.tokens import DynamoTokenStore

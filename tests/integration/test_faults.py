@@ -11,7 +11,7 @@ from botocore.stub import ANY, Stubber
 import app
 from lakegate import clients
 from lakegate.framing import decode_records
-from lakegate.ingest import Ingestor
+from lakegate.ingest.events import Ingestor
 from tests.integration.conftest import Lake, body_of
 
 ROWS = b'{"city": "Chicago"}\n{"city": "Madrid"}\n'

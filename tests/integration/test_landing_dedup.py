@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from lakegate import clients
-from lakegate.objects import S3ObjectStore
+from lakegate.lake.objects import S3ObjectStore
 from tests.integration.compactor_env import Compact, landed, raw_keys, rows_of
 from tests.integration.conftest import REGION, Lake, body_of
 from tests.integration.test_vayu_api import batch, ev, send

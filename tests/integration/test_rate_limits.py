@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from lakegate.limits import COUNTER_TTL_SECONDS, DynamoRateLimiter, Scope
+from lakegate.ingest.rate_limits import COUNTER_TTL_SECONDS, DynamoRateLimiter, Scope
 from tests.integration.conftest import Lake, body_of
 
 ROW = b'{"city": "Chicago"}'

@@ -15,7 +15,7 @@ from botocore.stub import Stubber
 
 from lakegate import clients
 from lakegate.framing import decode_records
-from lakegate.vayu import MAX_BODY_BYTES
+from lakegate.ingest.vayu import MAX_BODY_BYTES
 from lakegate_local.template import load_stack
 from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 

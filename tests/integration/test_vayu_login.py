@@ -11,7 +11,7 @@ import orjson
 import pytest
 
 import app
-from lakegate.auth import ACCESS_TOKEN_SECONDS, issue_access_token
+from lakegate.ingest.auth import ACCESS_TOKEN_SECONDS, issue_access_token
 from lakegate_local.template import load_stack
 from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 from tests.integration.test_vayu_api import as_stored, batch, ev, get, send

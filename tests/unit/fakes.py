@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lakegate.auth import Token, hash_token
+from lakegate.ingest.auth import Token, hash_token
 
 
 class FakeClock:

@@ -8,9 +8,9 @@ import jwt
 import orjson
 import pytest
 
-from lakegate.auth import ACCESS_TOKEN_SECONDS, api_token, issue_access_token
 from lakegate.errors import Forbidden, InvalidRequest
-from lakegate.vayu import parse_login, stored_event
+from lakegate.ingest.auth import ACCESS_TOKEN_SECONDS, api_token, issue_access_token
+from lakegate.ingest.vayu import parse_login, stored_event
 
 NOW = 1_700_000_000.5
 

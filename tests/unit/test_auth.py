@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from lakegate.auth import (
+from lakegate.errors import Forbidden, WrongCluster
+from lakegate.ingest.auth import (
     ADMIN,
     APPEND,
     CREATE,
@@ -18,7 +19,6 @@ from lakegate.auth import (
     normalize_scope,
     token_from_request,
 )
-from lakegate.errors import Forbidden, WrongCluster
 
 from .fakes import make_token
 

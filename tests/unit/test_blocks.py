@@ -1,4 +1,4 @@
-"""The compiled block check (lakegate.blocks) against the reference: it may only vouch for a block whose
+"""The compiled block check (lakegate.ingest.blocks) against the reference: it may only vouch for a block whose
 every line orjson parses into an object that the row-by-row validator accepts.
 
 The dangerous cases are where msgspec and orjson read JSON differently (found by probing both): values
@@ -15,8 +15,8 @@ import random
 import orjson
 import pytest
 
-from lakegate.blocks import compile_block_check
-from lakegate.rows import compile_validator, parse_and_check
+from lakegate.ingest.blocks import compile_block_check
+from lakegate.ingest.rows import compile_validator, parse_and_check
 from lakegate.schema import Column, DataSource
 
 DS = DataSource(

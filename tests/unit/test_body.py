@@ -11,8 +11,8 @@ import zlib
 import pytest
 import zstandard
 
-from lakegate.body import decode, raw_body
 from lakegate.errors import InvalidRequest, PayloadTooLarge, UnsupportedEncoding
+from lakegate.ingest.body import decode, raw_body
 
 MB = 1024 * 1024
 BIG = 1 << 40  # a cap that is never reached

@@ -6,12 +6,12 @@ import gzip
 
 import pytest
 
-from lakegate.catalog import VERSION_PARAMETER, glue_type, table_input
 from lakegate.column_types import parse_type
-from lakegate.compactor import Compactor
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import RecordHeader, frame_rows
-from lakegate.objects import MemoryObjectStore
+from lakegate.lake.catalog import VERSION_PARAMETER, glue_type, table_input
+from lakegate.lake.compactor import Compactor
+from lakegate.lake.objects import MemoryObjectStore
 from lakegate.registry import MemoryRegistry
 from lakegate.schema import Column, DataSource
 

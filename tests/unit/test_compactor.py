@@ -10,7 +10,8 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
-from lakegate.compactor import (
+from lakegate.framing import RecordHeader, frame_rows, quarantine_row
+from lakegate.lake.compactor import (
     Compactor,
     UnreadableObject,
     compact,
@@ -20,9 +21,8 @@ from lakegate.compactor import (
     part_key,
     read_raw,
 )
-from lakegate.framing import RecordHeader, frame_rows, quarantine_row
-from lakegate.objects import MemoryObjectStore
-from lakegate.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.lake.objects import MemoryObjectStore
+from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.refs import Claim, MemoryRefStore
 from lakegate.registry import MemoryRegistry
 from lakegate.schema import Column, DataSource

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from lakegate.delivery import Delivery, deliver
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import Record
+from lakegate.ingest.delivery import Delivery, deliver
 from lakegate.sink import MemorySink
 
 from .fakes import FakeClock, FakeSleep
@@ -41,7 +41,7 @@ def bounds(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         seen.append(high)
         return high
 
-    monkeypatch.setattr("lakegate.delivery.random.uniform", upper)
+    monkeypatch.setattr("lakegate.ingest.delivery.random.uniform", upper)
     return seen
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lakegate.expiry import expire
-from lakegate.objects import MemoryObjectStore
+from lakegate.lake.expiry import expire
+from lakegate.lake.objects import MemoryObjectStore
 from lakegate.retention import Ttl
 
 DAY = 86400

@@ -5,11 +5,11 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from lakegate.auth import ADMIN, APPEND, CREATE, Token
-from lakegate.delivery import Delivery
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
 from lakegate.framing import DecodedRecord, RecordHeader, decode_records
-from lakegate.ingest import Ingestor, IngestResult, Limits
+from lakegate.ingest.auth import ADMIN, APPEND, CREATE, Token
+from lakegate.ingest.delivery import Delivery
+from lakegate.ingest.events import Ingestor, IngestResult, Limits
 from lakegate.refs import MemoryRefStore
 from lakegate.registry import CachedRegistry, MemoryRegistry
 from lakegate.schema import Column, DataSource
@@ -67,7 +67,7 @@ def _existing(schema: DataSource = SEED_SCHEMA, budget: float = 8.0) -> Harness:
 
 @pytest.fixture
 def no_jitter(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("lakegate.delivery.random.uniform", lambda low, high: high)
+    monkeypatch.setattr("lakegate.ingest.delivery.random.uniform", lambda low, high: high)
 
 
 # --- creating a data source -----------------------------------------------------------------------

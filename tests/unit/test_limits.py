@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lakegate.errors import RateLimited
-from lakegate.limits import Decision, MemoryRateLimiter, Scope, check, scopes_for
+from lakegate.ingest.rate_limits import Decision, MemoryRateLimiter, Scope, check, scopes_for
 
 from .fakes import make_token
 

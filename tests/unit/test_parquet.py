@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakegate.column_types import parse_type
-from lakegate.parquet import (
+from lakegate.lake.parquet import (
     ERROR,
     ERROR_COLUMN,
     IMPORT_ID,

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lakegate.rows import (
+from lakegate.ingest.rows import (
     AcceptedRows,
     CheckedBatch,
     ParsedBatch,

@@ -18,7 +18,7 @@ import pytest
 
 from lakegate.column_types import SCALARS, bulk_check, scalar_check
 from lakegate.framing import MAX_RECORD_BYTES, FramingError, RecordHeader, decode_records, frame_rows
-from lakegate.rows import (
+from lakegate.ingest.rows import (
     AcceptedRows,
     CheckedBatch,
     Rejected,

@@ -9,7 +9,7 @@ import pytest
 
 from lakegate.column_types import ColumnType
 from lakegate.errors import InvalidRequest
-from lakegate.rows import compile_validator
+from lakegate.ingest.rows import compile_validator
 from lakegate.schema import (
     Column,
     DataSource,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from lakegate.auth import APPEND, hash_token
+from lakegate.ingest.auth import APPEND, hash_token
 from lakegate.tokens import CachedTokenStore, MemoryTokenStore
 
 from .fakes import FakeClock, make_token

@@ -8,7 +8,6 @@ import orjson
 import pytest
 
 from lakegate import framing
-from lakegate.auth import ADMIN, APPEND, CREATE
 from lakegate.config import ConfigError, Settings
 from lakegate.errors import (
     Forbidden,
@@ -20,12 +19,9 @@ from lakegate.errors import (
     Unavailable,
 )
 from lakegate.framing import DecodedRecord, decode_records
-from lakegate.refs import MemoryRefStore
-from lakegate.registry import MemoryRegistry
-from lakegate.rows import compile_validator, parse_and_check
-from lakegate.schema import Column, DataSource
-from lakegate.sink import MemorySink
-from lakegate.vayu import (
+from lakegate.ingest.auth import ADMIN, APPEND, CREATE
+from lakegate.ingest.rows import compile_validator, parse_and_check
+from lakegate.ingest.vayu import (
     DUPLICATE,
     MAX_BODY_BYTES,
     Answer,
@@ -39,6 +35,10 @@ from lakegate.vayu import (
     parse_batch,
     to_row,
 )
+from lakegate.refs import MemoryRefStore
+from lakegate.registry import MemoryRegistry
+from lakegate.schema import Column, DataSource
+from lakegate.sink import MemorySink
 
 from .fakes import FakeClock, FakeSleep, make_token
 

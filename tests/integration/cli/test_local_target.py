@@ -9,7 +9,7 @@ import time
 
 import orjson
 
-from lakegate.auth import hash_token
+from lakegate.ingest.auth import hash_token
 from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
 from lakegate.tokens import DynamoTokenStore

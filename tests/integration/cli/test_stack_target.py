@@ -16,7 +16,7 @@ import orjson
 import pytest
 from moto import mock_aws
 
-from lakegate.auth import hash_token
+from lakegate.ingest.auth import hash_token
 from lakegate.tokens import DynamoTokenStore
 from lakegate_cli.main import main
 from lakegate_cli.target import OUTPUTS

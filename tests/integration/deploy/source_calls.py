@@ -58,7 +58,7 @@ def _imported(tree: ast.Module) -> Iterator[str]:
             yield from (a.name for a in node.names if a.name.split(".")[0] == PACKAGE)
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == PACKAGE:
             yield node.module
-            # `from lakegate import body` imports the module lakegate.body.
+            # `from lakegate.ingest import body` imports the module lakegate.ingest.body.
             yield from (f"{node.module}.{a.name}" for a in node.names)
 
 

@@ -236,7 +236,7 @@ def test_the_source_scan_reports_a_removed_action(run: Run) -> None:
     modules = modules_of(HANDLERS["CompactorFunction"], ROOT / "layers" / "shared" / "python")
     calls, _ = client_calls(modules, ROOT)
     findings = summary(check(calls, run.policies["CompactorFunction"].without_action("glue:UpdateTable"), AT))
-    assert "glue.UpdateTable (layers/shared/python/lakegate/catalog.py:" in findings
+    assert "glue.UpdateTable (layers/shared/python/lakegate/lake/catalog.py:" in findings
     assert "not allowed: glue:UpdateTable on *" in findings
 
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lakegate.auth import hash_token
+from lakegate.ingest.auth import hash_token
 from lakegate_local import aws
 from lakegate_local.template import Stack, load_stack
 

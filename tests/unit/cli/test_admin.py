@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakegate.auth import Token
+from lakegate.ingest.auth import Token
 from lakegate_cli.admin import find_token
 from lakegate_cli.errors import CliError
 
@@ -34,7 +34,7 @@ def test_unknown(ref: str, hint: str) -> None:
 
 
 def test_quarantine_layout_matches_the_compactor() -> None:
-    from lakegate import compactor
+    from lakegate.lake import compactor
     from lakegate_cli import admin
 
     assert (admin.LAKE_PREFIX, admin.QUARANTINE_SUFFIX) == (compactor.PREFIX, compactor.QUARANTINE_SUFFIX)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lakegate.auth import Token, hash_token
+from lakegate.ingest.auth import Token, hash_token
 from lakegate.schema import Column, DataSource
 from lakegate_cli.admin import Quarantined, Registered
 from lakegate_cli.render import datasource_detail, quarantine_rows, schema_lines, table, token_rows

@@ -64,7 +64,7 @@ def dynamodb() -> DynamoDBClient:
 
 @cache
 def firehose() -> FirehoseClient:
-    # Delivery retries refused records itself (lakegate.delivery), inside the request's budget.
+    # Delivery retries refused records itself (lakegate.ingest.delivery), inside the request's budget.
     return _session().create_client("firehose", config=_config(1))  # type: ignore[attr-defined, no-any-return]
 
 

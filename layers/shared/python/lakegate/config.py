@@ -70,7 +70,7 @@ class Settings:
     cors_allow_origin: str = "*"
     datasource_rate_limit: int = 100
     workspace_rate_limit: int = 1000
-    # The data source Vayu's `POST /events` lands in (lakegate.vayu.datasource is its schema).
+    # The data source Vayu's `POST /events` lands in (lakegate.ingest.vayu.datasource is its schema).
     vayu_datasource: str = "events"
 
     @classmethod

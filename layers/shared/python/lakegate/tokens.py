@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.auth import Token
 from lakegate.dynamo import from_item, to_item, unavailable
+from lakegate.ingest.auth import Token
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

@@ -14,9 +14,9 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.column_types import ColumnType
-from lakegate.compactor import PREFIX, QUARANTINE_SUFFIX, partition_column
 from lakegate.errors import StoreUnavailable
-from lakegate.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.lake.compactor import PREFIX, QUARANTINE_SUFFIX, partition_column
+from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import DataSource
 
 VERSION_PARAMETER = "lakegate.schema_version"

@@ -7,7 +7,7 @@ line bytes, in order; the rest are quarantined with their bytes and a Tinybird-s
 
 Three checkers share one compiled `Validator`: `validator(row)` checks one row column by column and words
 every error (the reference); `validator.all_lines_fit(lines)` / `all_fit(rows)` check a chunk of rows a
-column at a time with C-level calls, and `lakegate.blocks` decodes a whole block of the body with a
+column at a time with C-level calls, and `lakegate.ingest.blocks` decodes a whole block of the body with a
 msgspec decoder compiled from the schema; the last two only ever say "all fit" or "cannot tell". What
 they vouch for is accepted whole (a block as its original bytes, never split into lines); anything else
 goes down to the next checker and at last through the reference line by line, so verdicts and error
@@ -24,8 +24,8 @@ from typing import Any, cast, overload
 
 import orjson
 
-from lakegate.blocks import BlockCheck, compile_block_check
 from lakegate.column_types import BulkCheck, Check, bulk_check, scalar_check
+from lakegate.ingest.blocks import BlockCheck, compile_block_check
 from lakegate.schema import ARRAY_STEP, DataSource
 
 Row = dict[str, Any]
@@ -35,7 +35,7 @@ MISSING = object()
 # Rows per chunk. On bench/ingest.py the time is flat from 256 to 1024 rows and grows below 128 (the
 # per-chunk calls show); a chunk with one bad row is re-checked row by row, so no larger than needed.
 _CHUNK = 256
-# Bytes per block for the compiled check (lakegate.blocks): ~160 of bench/ingest.py's rows. Time is flat
+# Bytes per block for the compiled check (lakegate.ingest.blocks): ~160 of bench/ingest.py's rows. Time is flat
 # from 16 KiB to 256 KiB there; a block with one bad row is re-checked by the slower paths, so not larger.
 _BLOCK = 64 * 1024
 _NEWLINE = ord("\n")
@@ -290,7 +290,7 @@ def compile_validator(ds: DataSource) -> Validator:
 
 class AcceptedRows(Sequence[bytes]):
     """Accepted lines in order, kept as runs of whole lines (each ending with a newline): blocks of the
-    body that lakegate.blocks vouched for travel to framing as they are, never split and joined again.
+    body that lakegate.ingest.blocks vouched for travel to framing as they are, never split and joined again.
     Indexing or iterating splits them into lines once, for the callers that need each row."""
 
     __slots__ = ("_count", "_lines", "_pending", "_runs")

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakegate.column_types import ColumnType, scalar_check
-from lakegate.rows import MISSING, getter
+from lakegate.ingest.rows import MISSING, getter
 from lakegate.schema import ARRAY_STEP, Column, DataSource
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

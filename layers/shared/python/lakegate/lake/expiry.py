@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from lakegate.objects import ObjectStore
+from lakegate.lake.objects import ObjectStore
 from lakegate.retention import Ttl, hour_end, partition_end
 
 

@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.auth import Token
 from lakegate.dynamo import error_code, unavailable
 from lakegate.errors import RateLimited
+from lakegate.ingest.auth import Token
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

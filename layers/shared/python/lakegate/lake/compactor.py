@@ -26,11 +26,11 @@ import pyarrow as pa
 
 from lakegate.dedup import deduplicate
 from lakegate.errors import InvalidRequest, StoreUnavailable
-from lakegate.evolution import SchemaStore, evolve
-from lakegate.expiry import expire
 from lakegate.framing import FramingError, RecordBody, decode_bodies
-from lakegate.objects import ObjectStore
-from lakegate.parquet import (
+from lakegate.lake.evolution import SchemaStore, evolve
+from lakegate.lake.expiry import expire
+from lakegate.lake.objects import ObjectStore
+from lakegate.lake.parquet import (
     Converted,
     QuarantineEntry,
     fast_table,
@@ -45,7 +45,7 @@ from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
-    from lakegate.catalog import Catalog
+    from lakegate.lake.catalog import Catalog
 
 PREFIX = "datasources/"
 QUARANTINE_SUFFIX = "_quarantine"

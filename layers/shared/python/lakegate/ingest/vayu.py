@@ -26,8 +26,6 @@ from typing import Any
 
 import orjson
 
-from lakegate.auth import Token
-from lakegate.delivery import deliver
 from lakegate.errors import (
     Forbidden,
     InvalidRequest,
@@ -38,6 +36,8 @@ from lakegate.errors import (
     Unavailable,
 )
 from lakegate.framing import Record, RecordHeader, frame_rows
+from lakegate.ingest.auth import Token
+from lakegate.ingest.delivery import deliver
 from lakegate.refs import Claim, RefStore
 from lakegate.registry import Registry
 from lakegate.schema import Column, DataSource

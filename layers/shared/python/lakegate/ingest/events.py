@@ -5,14 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lakegate.auth import Token
 from lakegate.dedup import deduplicate
-from lakegate.delivery import Delivery, deliver
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
 from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
-from lakegate.refs import RefStore
-from lakegate.registry import Registry
-from lakegate.rows import (
+from lakegate.ingest.auth import Token
+from lakegate.ingest.delivery import Delivery, deliver
+from lakegate.ingest.rows import (
     AcceptedRows,
     CheckedBatch,
     Validator,
@@ -21,6 +19,8 @@ from lakegate.rows import (
     parse,
     parse_and_check,
 )
+from lakegate.refs import RefStore
+from lakegate.registry import Registry
 from lakegate.schema import DataSource, infer
 from lakegate.sink import RecordSink
 

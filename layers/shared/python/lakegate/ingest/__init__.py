@@ -1,0 +1,1 @@
+"""The ingest side: the HTTP APIs from an authorised request to rows acknowledged by Firehose."""

@@ -1,0 +1,1 @@
+"""The lake side: raw Firehose objects into Parquet, quarantine, schema evolution, TTL and the catalog."""
