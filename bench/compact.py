@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from ingest import make_batch
 from lakegate.framing import RecordHeader, batch_calls, frame_rows
 from lakegate.lake.compactor import compact
-from lakegate.registry import MemoryRegistry
+from lakegate.memory import MemoryRegistry
 from lakegate.schema import infer
 
 REPEATS = 5

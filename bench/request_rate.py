@@ -70,7 +70,7 @@ def on_moto() -> tuple[float, float, Counter[str], Counter[str]]:
         create_resources(SessionClients(boto3.session.Session(region_name="us-east-1")), stack)
         os.environ.update(stack.function.environment | {"DATASOURCE_RATE_LIMIT": "1000000"})
         import app
-        from lakegate import clients
+        from lakegate.aws import clients
         from lakegate.ingest.auth import hash_token
 
         for cached in (clients._session, clients.dynamodb, clients.firehose):
@@ -107,7 +107,8 @@ def claim_strategies() -> dict[str, tuple[float, int]]:
     import boto3
     from moto import mock_aws
 
-    from lakegate.refs import Claim, DynamoRefStore
+    from lakegate.aws.refs import DynamoRefStore
+    from lakegate.dedup import Claim
 
     out: dict[str, tuple[float, int]] = {}
     with mock_aws():

@@ -91,7 +91,7 @@ _SCHEMA_ITEM: dict[str, Any] = {}
 
 def stub_aws(datasource: DataSource) -> None:
     """Point the handler's clients at the stub; the registry answers with `datasource`."""
-    from lakegate import clients
+    from lakegate.aws import clients
 
     _SCHEMA_ITEM.update(
         {

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lakegate.dynamo import from_item
+from lakegate.aws.items import from_item
+from lakegate.aws.registry import DynamoRegistry
+from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import Token, hash_token
-from lakegate.registry import DynamoRegistry
 from lakegate.schema import DataSource
-from lakegate.tokens import DynamoTokenStore
 from lakegate_cli.errors import CliError
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.dynamo import error_code
+from lakegate.aws.errors import error_code
 from lakegate_cli.errors import CliError
 from lakegate_local.intrinsics import TemplateError
 from lakegate_local.template import load_function, load_stack

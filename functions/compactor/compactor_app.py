@@ -13,13 +13,13 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakegate import clients
+from lakegate.aws import clients
+from lakegate.aws.glue import GlueCatalog
+from lakegate.aws.refs import DynamoRefStore
+from lakegate.aws.registry import DynamoRegistry
+from lakegate.aws.s3 import S3ObjectStore
 from lakegate.config import ConfigError
-from lakegate.lake.catalog import GlueCatalog
 from lakegate.lake.compactor import Compactor, Outcome
-from lakegate.lake.objects import S3ObjectStore
-from lakegate.refs import DynamoRefStore
-from lakegate.registry import DynamoRegistry
 
 logger = Logger()
 metrics = Metrics()

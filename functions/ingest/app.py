@@ -14,8 +14,14 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConf
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lakegate import clients
+from lakegate.aws import clients
+from lakegate.aws.firehose import FirehoseSink
+from lakegate.aws.rate_limits import DynamoRateLimiter
+from lakegate.aws.refs import DynamoRefStore
+from lakegate.aws.registry import DynamoRegistry
+from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.config import Settings
+from lakegate.dedup import RefStore
 from lakegate.errors import Forbidden, LakegateError, NotFound, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
 from lakegate.ingest import body, datasources, vayu
@@ -30,13 +36,11 @@ from lakegate.ingest.auth import (
 )
 from lakegate.ingest.datasources import DataSources, describe
 from lakegate.ingest.events import Ingestor, Limits
-from lakegate.ingest.rate_limits import Decision, DynamoRateLimiter, RateLimiter, scopes_for
+from lakegate.ingest.rate_limits import Decision, RateLimiter, scopes_for
+from lakegate.ingest.registry import CachedRegistry, Registry
+from lakegate.ingest.tokens import CachedTokenStore, TokenStore
 from lakegate.ingest.vayu import VayuEvents
-from lakegate.refs import DynamoRefStore, RefStore
-from lakegate.registry import CachedRegistry, DynamoRegistry, Registry
 from lakegate.schema import validate_name
-from lakegate.sink import FirehoseSink
-from lakegate.tokens import CachedTokenStore, DynamoTokenStore, TokenStore
 
 logger = Logger()  # service name and level come from POWERTOOLS_SERVICE_NAME and LOG_LEVEL
 metrics = Metrics()

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 from moto.server import ThreadedMotoServer
 
+from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import ADMIN, hash_token
-from lakegate.tokens import DynamoTokenStore
 from lakegate_local.template import PSEUDO, Stack
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ GLUE_DATABASE = "lakegate_test"
 def prepare_compactor(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     """Set the compactor's environment as template.yaml does, and make its next invocation a cold start."""
     import compactor_app
-    from lakegate import clients
+    from lakegate.aws import clients
 
     boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": GLUE_DATABASE})
     monkeypatch.setenv("LAKE_BUCKET", lake.bucket)

@@ -142,7 +142,7 @@ def lake(monkeypatch: pytest.MonkeyPatch) -> Iterator[Lake]:
             monkeypatch.setenv(k, v)
         monkeypatch.setenv("SEND_BUDGET_SECONDS", "0.5")
         import app
-        from lakegate import clients
+        from lakegate.aws import clients
 
         clients.dynamodb.cache_clear()
         clients.firehose.cache_clear()

@@ -8,11 +8,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from lakegate.aws.registry import DynamoRegistry
+from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.errors import StoreUnavailable
 from lakegate.ingest.auth import hash_token
-from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
-from lakegate.tokens import DynamoTokenStore
 from tests.integration.conftest import ADMIN, Lake
 
 

@@ -12,9 +12,9 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from lakegate.aws.registry import DynamoRegistry
 from lakegate.framing import decode_records
 from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
-from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
 from tests.integration.compactor_env import (
     GLUE_DATABASE,
@@ -266,8 +266,8 @@ def test_glue_tables_follow_the_registry(lake: Lake, compact: Compact) -> None:
 
 
 def test_a_catalog_that_cannot_be_written_is_an_error_value(lake: Lake) -> None:
+    from lakegate.aws.glue import GlueCatalog
     from lakegate.errors import StoreUnavailable
-    from lakegate.lake.catalog import GlueCatalog
 
     catalog = GlueCatalog("no_such_database", lake.bucket, boto3.client("glue", region_name=REGION))
     with pytest.raises(StoreUnavailable, match="catalog update failed: EntityNotFoundException"):

@@ -255,7 +255,7 @@ def test_concurrent_creators_converge_on_one_schema(lake: Lake) -> None:
 
 def _spied_post(lake: Lake, data: bytes) -> tuple[dict[str, Any], list[list[bytes]]]:
     """POST gzip'd `data`, with every PutRecordBatch call's records seen on the way to moto."""
-    from lakegate import clients
+    from lakegate.aws import clients
 
     firehose = clients.firehose()
     real = firehose.put_record_batch

@@ -11,9 +11,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from lakegate import clients
+from lakegate.aws import clients
+from lakegate.aws.refs import DynamoRefStore
+from lakegate.dedup import Claim
 from lakegate.framing import decode_records
-from lakegate.refs import Claim, DynamoRefStore
 from tests.integration.conftest import Lake, body_of
 
 WAIT = "name=orders&wait=true"

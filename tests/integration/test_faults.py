@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 from botocore.stub import ANY, Stubber
 
 import app
-from lakegate import clients
+from lakegate.aws import clients
 from lakegate.framing import decode_records
 from lakegate.ingest.events import Ingestor
 from tests.integration.conftest import Lake, body_of

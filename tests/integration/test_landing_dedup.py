@@ -12,8 +12,8 @@ import orjson
 import pytest
 from botocore.exceptions import ClientError
 
-from lakegate import clients
-from lakegate.lake.objects import S3ObjectStore
+from lakegate.aws import clients
+from lakegate.aws.s3 import S3ObjectStore
 from tests.integration.compactor_env import Compact, landed, raw_keys, rows_of
 from tests.integration.conftest import REGION, Lake, body_of
 from tests.integration.test_vayu_api import batch, ev, send
@@ -159,7 +159,7 @@ def test_throttled_claims_fail_the_compaction_and_write_nothing_until_retried(
 
     real = ddb.transact_write_items
     monkeypatch.setattr(ddb, "transact_write_items", throttled)
-    monkeypatch.setattr("lakegate.refs.time.sleep", lambda _: None)
+    monkeypatch.setattr("lakegate.aws.refs.time.sleep", lambda _: None)
 
     # When the object is compacted: the handler fails (Lambda retries it), and writes nothing
     with pytest.raises(Exception, match="ref claim failed"):

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from lakegate.ingest.rate_limits import COUNTER_TTL_SECONDS, DynamoRateLimiter, Scope
+from lakegate.aws.rate_limits import COUNTER_TTL_SECONDS, DynamoRateLimiter
+from lakegate.ingest.rate_limits import Scope
 from tests.integration.conftest import Lake, body_of
 
 ROW = b'{"city": "Chicago"}'

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from lakegate.aws.registry import DynamoRegistry
 from lakegate.errors import StoreUnavailable
-from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
 from tests.integration.conftest import Lake
 

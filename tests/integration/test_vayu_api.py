@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
-from lakegate import clients
+from lakegate.aws import clients
 from lakegate.framing import decode_records
 from lakegate.ingest.vayu import MAX_BODY_BYTES
 from lakegate_local.template import load_stack

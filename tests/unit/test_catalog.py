@@ -11,8 +11,7 @@ from lakegate.errors import StoreUnavailable
 from lakegate.framing import RecordHeader, frame_rows
 from lakegate.lake.catalog import VERSION_PARAMETER, glue_type, table_input
 from lakegate.lake.compactor import Compactor
-from lakegate.lake.objects import MemoryObjectStore
-from lakegate.registry import MemoryRegistry
+from lakegate.memory import MemoryObjectStore, MemoryRegistry
 from lakegate.schema import Column, DataSource
 
 EVENTS = DataSource(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from botocore.loaders import JSONFileLoader
 
-from lakegate import clients
+from lakegate.aws import clients
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import pyarrow.parquet as pq
 import pytest
 
+from lakegate.dedup import Claim
 from lakegate.framing import RecordHeader, frame_rows, quarantine_row
 from lakegate.lake.compactor import (
     Compactor,
@@ -21,10 +22,8 @@ from lakegate.lake.compactor import (
     part_key,
     read_raw,
 )
-from lakegate.lake.objects import MemoryObjectStore
 from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
-from lakegate.refs import Claim, MemoryRefStore
-from lakegate.registry import MemoryRegistry
+from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry
 from lakegate.schema import Column, DataSource
 
 T0 = int(datetime(2026, 11, 23, 20, 5, 1, tzinfo=UTC).timestamp() * 1000)

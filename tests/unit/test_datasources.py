@@ -12,7 +12,7 @@ from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
 from lakegate.ingest.datasources import DataSources, body_params, defined, describe, schema_text
 from lakegate.ingest.events import Limits
-from lakegate.registry import MemoryRegistry
+from lakegate.memory import MemoryRegistry
 from lakegate.schema import Column, DataSource
 
 SCHEMA = "`timestamp` DateTime `json:$.timestamp`, `action` LowCardinality(String) `json:$.action` DEFAULT 'view', `tags` Array(String) `json:$.tags[:]`"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lakegate.dedup import Deduplicated, deduplicate, key_of
+from lakegate.dedup import Claim, Deduplicated, deduplicate, key_of
 from lakegate.errors import StoreUnavailable
-from lakegate.refs import Claim, MemoryRefStore
+from lakegate.memory import MemoryRefStore
 
 A1 = b'{"ref": "a", "v": 1}'
 A2 = b'{"ref": "a", "v": 2}'

@@ -9,7 +9,7 @@ import pytest
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import Record
 from lakegate.ingest.delivery import Delivery, deliver
-from lakegate.sink import MemorySink
+from lakegate.memory import MemorySink
 
 from .fakes import FakeClock, FakeSleep
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from lakegate.lake.expiry import expire
-from lakegate.lake.objects import MemoryObjectStore
+from lakegate.memory import MemoryObjectStore
 from lakegate.retention import Ttl
 
 DAY = 86400

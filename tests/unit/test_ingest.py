@@ -10,10 +10,9 @@ from lakegate.framing import DecodedRecord, RecordHeader, decode_records
 from lakegate.ingest.auth import ADMIN, APPEND, CREATE, Token
 from lakegate.ingest.delivery import Delivery
 from lakegate.ingest.events import Ingestor, IngestResult, Limits
-from lakegate.refs import MemoryRefStore
-from lakegate.registry import CachedRegistry, MemoryRegistry
+from lakegate.ingest.registry import CachedRegistry
+from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
 from lakegate.schema import Column, DataSource
-from lakegate.sink import MemorySink
 
 from .fakes import FakeClock, FakeSleep, make_token
 

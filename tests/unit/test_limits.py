@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from lakegate.errors import RateLimited
-from lakegate.ingest.rate_limits import Decision, MemoryRateLimiter, Scope, check, scopes_for
+from lakegate.ingest.rate_limits import Decision, Scope, check, scopes_for
+from lakegate.memory import MemoryRateLimiter
 
 from .fakes import make_token
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from lakegate.registry import CachedRegistry, MemoryRegistry
+from lakegate.ingest.registry import CachedRegistry
+from lakegate.memory import MemoryRegistry
 from lakegate.schema import Column, DataSource
 
 from .fakes import FakeClock

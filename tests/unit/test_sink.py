@@ -12,7 +12,7 @@ import pytest
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.stub import Stubber
 
-from lakegate.sink import FirehoseSink, encode_records_fast
+from lakegate.aws.firehose import FirehoseSink, encode_records_fast
 
 RECORDS = [b'LG1 {"n":1}\n{"a":1}\n', bytes(range(256)) * 40, b""]
 

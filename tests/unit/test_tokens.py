@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from lakegate.ingest.auth import APPEND, hash_token
-from lakegate.tokens import CachedTokenStore, MemoryTokenStore
+from lakegate.ingest.tokens import CachedTokenStore
+from lakegate.memory import MemoryTokenStore
 
 from .fakes import FakeClock, make_token
 

@@ -35,10 +35,8 @@ from lakegate.ingest.vayu import (
     parse_batch,
     to_row,
 )
-from lakegate.refs import MemoryRefStore
-from lakegate.registry import MemoryRegistry
+from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
 from lakegate.schema import Column, DataSource
-from lakegate.sink import MemorySink
 
 from .fakes import FakeClock, FakeSleep, make_token
 

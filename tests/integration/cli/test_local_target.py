@@ -9,10 +9,10 @@ import time
 
 import orjson
 
+from lakegate.aws.registry import DynamoRegistry
+from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import hash_token
-from lakegate.registry import DynamoRegistry
 from lakegate.schema import Column, DataSource
-from lakegate.tokens import DynamoTokenStore
 from tests.integration.cli.conftest import ROOT, Local
 
 

@@ -16,8 +16,8 @@ import orjson
 import pytest
 from moto import mock_aws
 
+from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import hash_token
-from lakegate.tokens import DynamoTokenStore
 from lakegate_cli.main import main
 from lakegate_cli.target import OUTPUTS
 from lakegate_local import cfn_yaml

@@ -157,7 +157,7 @@ def deploy(session: Any, cfn: Mapping[str, Any]) -> Deployed:
 
 def cold_start(monkeypatch: pytest.MonkeyPatch, environment: Mapping[str, Any]) -> None:
     """A function's environment as Lambda sets it, and a cold start: no cached client or session."""
-    from lakegate import clients
+    from lakegate.aws import clients
 
     for key, value in environment.items():
         # CloudFormation turns every value into a string; moto keeps the template's numbers.

@@ -60,7 +60,7 @@ class Run:
 
 class Switch:
     """Runs one function at a time, cold, as the stack configures it, its calls recorded under its name.
-    Both handlers share `lakegate.clients` in this process: each switch starts a new botocore session."""
+    Both handlers share `lakegate.aws.clients` in this process: each switch starts a new botocore session."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, stack: Deployed) -> None:
         self.monkeypatch, self.stack = monkeypatch, stack
@@ -69,7 +69,7 @@ class Switch:
     def to(self, function: str) -> None:
         import app
         import compactor_app
-        from lakegate import clients
+        from lakegate.aws import clients
 
         cold_start(self.monkeypatch, self.stack.function_environment(function))
         self.monkeypatch.setattr(app, "_app", None)
@@ -236,7 +236,7 @@ def test_the_source_scan_reports_a_removed_action(run: Run) -> None:
     modules = modules_of(HANDLERS["CompactorFunction"], ROOT / "layers" / "shared" / "python")
     calls, _ = client_calls(modules, ROOT)
     findings = summary(check(calls, run.policies["CompactorFunction"].without_action("glue:UpdateTable"), AT))
-    assert "glue.UpdateTable (layers/shared/python/lakegate/lake/catalog.py:" in findings
+    assert "glue.UpdateTable (layers/shared/python/lakegate/aws/glue.py:" in findings
     assert "not allowed: glue:UpdateTable on *" in findings
 
 

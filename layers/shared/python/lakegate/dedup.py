@@ -12,12 +12,35 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import orjson
 
 from lakegate.errors import StoreUnavailable
-from lakegate.refs import Claim, RefStore
 from lakegate.schema import ARRAY_STEP, parse_jsonpath
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A key to take, what to keep with it (Vayu's GET returns it), and until when it is held."""
+
+    key: str
+    payload: str = ""
+    expires_at: int | None = None  # None: held for ever
+
+
+class RefStore(Protocol):
+    def claim(self, claims: Sequence[Claim], owner: str, now: float) -> set[str]:
+        """Take every free key for `owner`; return the keys someone else holds. Idempotent per owner."""
+        ...
+
+    def release(self, keys: Sequence[str], owner: str) -> None:
+        """Give back keys this owner took (a send failed), so the client's retry can take them."""
+        ...
+
+    def get(self, key: str, now: float) -> str | None:
+        """The payload kept with a live claim."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)

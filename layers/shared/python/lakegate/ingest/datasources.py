@@ -20,8 +20,8 @@ from lakegate.definitions import definition
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
 from lakegate.ingest.events import Limits
+from lakegate.ingest.registry import Registry
 from lakegate.ingest.rows import MISSING, check, compile_validator, getter, parse
-from lakegate.registry import Registry
 from lakegate.retention import parse_ttl
 from lakegate.schema import ARRAY_STEP, DataSource, infer, parse_jsonpath, validate_name
 

@@ -5,10 +5,17 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import Record, batch_calls
-from lakegate.sink import RecordSink
+
+
+class RecordSink(Protocol):
+    """Sends one call's worth of records; per record, None when acknowledged or an error code."""
+
+    def put_records(self, records: Sequence[bytes]) -> list[str | None]: ...
+
 
 _BASE_BACKOFF = 0.05
 _MAX_BACKOFF = 1.0

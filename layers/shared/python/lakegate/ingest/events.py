@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from lakegate.dedup import deduplicate
+from lakegate.dedup import RefStore, deduplicate
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
 from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
 from lakegate.ingest.auth import Token
-from lakegate.ingest.delivery import Delivery, deliver
+from lakegate.ingest.delivery import Delivery, RecordSink, deliver
+from lakegate.ingest.registry import Registry
 from lakegate.ingest.rows import (
     AcceptedRows,
     CheckedBatch,
@@ -19,10 +20,7 @@ from lakegate.ingest.rows import (
     parse,
     parse_and_check,
 )
-from lakegate.refs import RefStore
-from lakegate.registry import Registry
 from lakegate.schema import DataSource, infer
-from lakegate.sink import RecordSink
 
 # Seconds kept back from the invocation's remaining time to answer before Lambda's timeout.
 _ANSWER_MARGIN = 1.0

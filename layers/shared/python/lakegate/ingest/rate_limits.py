@@ -1,31 +1,15 @@
-"""Rate limits: fixed one-second windows counted with DynamoDB's atomic ADD, one update per scope.
-
-A counter item is `(scope key, window)`; the conditional update `ADD n :one` succeeds only while
-`n < limit`, so a window admits exactly `limit` requests whatever the concurrency, with no read
-before the write. One DynamoDB item takes ~1,000 writes/s, so a limit above SHARD_CAPACITY is
-spread over shards, each admitting its share: exact per shard, approximate in total (a request
-may be refused while another shard still has room; never more than `limit` are admitted).
-"""
+"""Rate limits: fixed one-second windows per scope (a data source, a workspace), and the 429 a full one is.
+The counting is the port's (lakegate.aws.rate_limits counts in DynamoDB)."""
 
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from lakegate.dynamo import error_code, unavailable
 from lakegate.errors import RateLimited
 from lakegate.ingest.auth import Token
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb import DynamoDBClient
-
-SHARD_CAPACITY = 800  # writes/s one counter item is asked to take, below DynamoDB's 1,000
-COUNTER_TTL_SECONDS = 60  # counters are garbage after their second; TTL sweeps them eventually
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,79 +68,6 @@ class RateLimiter(Protocol):
         ...
 
 
-def _reset(now: float) -> int:
+def reset_after(now: float) -> int:
+    """Whole seconds until the window of `now` ends (at least 1): `X-RateLimit-Reset` and `Retry-After`."""
     return max(1, math.ceil(math.floor(now) + 1 - now))
-
-
-class DynamoRateLimiter:
-    """Counters in the rate-limits table, keyed `<scope>#<epoch second>[#<shard>]`."""
-
-    def __init__(self, table: str, client: DynamoDBClient, shard: int | None = None) -> None:
-        self._table = table
-        self._client = client
-        self._shard = shard  # tests pin the shard; production picks one at random per request
-
-    def hit(self, scopes: Sequence[Scope], now: float) -> Decision:
-        window = int(now)
-        reset = _reset(now)
-        tightest: Decision | None = None
-        for scope in scopes:
-            shards = max(1, math.ceil(scope.limit / SHARD_CAPACITY))
-            shard_limit = math.ceil(scope.limit / shards)
-            key = f"{scope.key}#{window}"
-            if shards > 1:
-                key += f"#{self._shard if self._shard is not None else random.randrange(shards)}"
-            count = self._add(key, shard_limit, window)
-            if count is None:
-                return Decision(False, scope.limit, 0, reset)
-            remaining = max(0, scope.limit - count * shards)
-            if tightest is None or remaining < tightest.remaining:
-                tightest = Decision(True, scope.limit, remaining, reset)
-        assert tightest is not None, "at least one scope is always counted"
-        return tightest
-
-    def _add(self, key: str, limit: int, window: int) -> int | None:
-        """The count after this request, or None when the window is already full."""
-        try:
-            resp = self._client.update_item(
-                TableName=self._table,
-                Key={"pk": {"S": key}},
-                UpdateExpression="ADD #n :one SET expires_at = :ttl",
-                ConditionExpression="attribute_not_exists(#n) OR #n < :limit",
-                ExpressionAttributeNames={"#n": "n"},
-                ExpressionAttributeValues={
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit)},
-                    ":ttl": {"N": str(window + COUNTER_TTL_SECONDS)},
-                },
-                ReturnValues="UPDATED_NEW",
-            )
-        except ClientError as e:
-            if error_code(e) == "ConditionalCheckFailedException":
-                return None
-            raise unavailable(e, "rate limit") from e
-        except BotoCoreError as e:
-            raise unavailable(e, "rate limit") from e
-        # Read only the attribute we need: emulators differ on what else UPDATED_NEW returns.
-        return int(resp["Attributes"]["n"]["N"])
-
-
-class MemoryRateLimiter:
-    """The same counting in a dict, for unit tests."""
-
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-
-    def hit(self, scopes: Sequence[Scope], now: float) -> Decision:
-        window = int(now)
-        tightest: Decision | None = None
-        for scope in scopes:
-            key = f"{scope.key}#{window}"
-            if self.counts.get(key, 0) >= scope.limit:
-                return Decision(False, scope.limit, 0, _reset(now))
-            self.counts[key] = self.counts.get(key, 0) + 1
-            remaining = scope.limit - self.counts[key]
-            if tightest is None or remaining < tightest.remaining:
-                tightest = Decision(True, scope.limit, remaining, _reset(now))
-        assert tightest is not None
-        return tightest

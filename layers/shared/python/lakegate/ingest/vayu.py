@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from lakegate.dedup import Claim, RefStore
 from lakegate.errors import (
     Forbidden,
     InvalidRequest,
@@ -37,11 +38,9 @@ from lakegate.errors import (
 )
 from lakegate.framing import Record, RecordHeader, frame_rows
 from lakegate.ingest.auth import Token
-from lakegate.ingest.delivery import deliver
-from lakegate.refs import Claim, RefStore
-from lakegate.registry import Registry
+from lakegate.ingest.delivery import RecordSink, deliver
+from lakegate.ingest.registry import Registry
 from lakegate.schema import Column, DataSource
-from lakegate.sink import RecordSink
 
 MAX_BODY_BYTES = 256 * 1024  # Vayu's limit, on the JSON body as sent
 MAX_EVENTS = 1000

@@ -8,13 +8,9 @@ its own `date` column (as Tinybird's examples have) does not clash with its part
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from lakegate.column_types import ColumnType
-from lakegate.errors import StoreUnavailable
 from lakegate.lake.compactor import PREFIX, QUARANTINE_SUFFIX, partition_column
 from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import DataSource
@@ -114,45 +110,3 @@ class Catalog(Protocol):
     def sync(self, ds: DataSource) -> None:
         """Make the data source's tables (and its quarantine's) match `ds`."""
         ...
-
-
-class GlueCatalog:
-    """Creates or updates the two tables of a data source when its schema version is new to it.
-    Versions already synced are remembered for the warm Lambda: one Glue call per new version."""
-
-    def __init__(self, database: str, bucket: str, client: Any) -> None:
-        self._database = database
-        self._bucket = bucket
-        self._client = client
-        self._synced: dict[str, int] = {}
-
-    def sync(self, ds: DataSource) -> None:
-        if self._synced.get(ds.name, 0) >= ds.version:
-            return
-        try:
-            for quarantine in (False, True):
-                self._put(table_input(ds, self._bucket, quarantine), ds.version)
-        except (ClientError, BotoCoreError) as e:
-            code = (
-                e.response.get("Error", {}).get("Code", "")
-                if isinstance(e, ClientError)
-                else type(e).__name__
-            )
-            raise StoreUnavailable(f"catalog update failed: {code}") from e
-        self._synced[ds.name] = ds.version
-
-    def _put(self, table: Mapping[str, Any], version: int) -> None:
-        try:
-            current = self._client.get_table(DatabaseName=self._database, Name=table["Name"])["Table"]
-        except ClientError as e:
-            if e.response.get("Error", {}).get("Code") != "EntityNotFoundException":
-                raise
-            try:
-                self._client.create_table(DatabaseName=self._database, TableInput=table)
-                return
-            except ClientError as race:  # another compactor created it first: update it below
-                if race.response.get("Error", {}).get("Code") != "AlreadyExistsException":
-                    raise
-                current = self._client.get_table(DatabaseName=self._database, Name=table["Name"])["Table"]
-        if int(current.get("Parameters", {}).get(VERSION_PARAMETER, "0")) < version:
-            self._client.update_table(DatabaseName=self._database, TableInput=table)

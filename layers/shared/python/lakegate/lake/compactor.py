@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import orjson
 import pyarrow as pa
 
-from lakegate.dedup import deduplicate
+from lakegate.dedup import RefStore, deduplicate
 from lakegate.errors import InvalidRequest, StoreUnavailable
 from lakegate.framing import FramingError, RecordBody, decode_bodies
 from lakegate.lake.evolution import SchemaStore, evolve
@@ -40,7 +40,6 @@ from lakegate.lake.parquet import (
     sort_table,
     to_parquet,
 )
-from lakegate.refs import RefStore
 from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
 
@@ -424,6 +423,6 @@ class Compactor:
             for name in (ds.name, ds.name + QUARANTINE_SUFFIX):
                 try:
                     expired += expire(self._store, f"{PREFIX}{name}/", ttl, now)
-                except Exception as e:  # noqa: BLE001 - any store failure: the rows are landed, report it
+                except StoreUnavailable as e:  # the rows are landed: report it, the next object retries
                     errors.append(f"{name}: {e}")
         return expired, "; ".join(errors)

@@ -1,4 +1,4 @@
-"""Idempotency keys ("refs"): a conditional write per key decides the one request that lands a row.
+"""The refs table (lakegate.dedup.RefStore): a conditional write per key decides the one request that lands a row.
 
 Claims go in TransactWriteItems of up to 100 puts, each `attribute_not_exists(pk) OR expires_at <
 :now OR owner = :owner` (an expired claim that TTL has not swept yet counts as free; a key its owner
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.dynamo import error_code, unavailable
+from lakegate.aws.errors import error_code, unavailable
+from lakegate.dedup import Claim
 from lakegate.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -28,29 +28,6 @@ if TYPE_CHECKING:
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _MAX_ATTEMPTS = 6  # transaction conflicts and throttling, with backoff, before giving up
-
-
-@dataclass(frozen=True, slots=True)
-class Claim:
-    """A key to take, what to keep with it (Vayu's GET returns it), and until when it is held."""
-
-    key: str
-    payload: str = ""
-    expires_at: int | None = None  # None: held for ever
-
-
-class RefStore(Protocol):
-    def claim(self, claims: Sequence[Claim], owner: str, now: float) -> set[str]:
-        """Take every free key for `owner`; return the keys someone else holds. Idempotent per owner."""
-        ...
-
-    def release(self, keys: Sequence[str], owner: str) -> None:
-        """Give back keys this owner took (a send failed), so the client's retry can take them."""
-        ...
-
-    def get(self, key: str, now: float) -> str | None:
-        """The payload kept with a live claim."""
-        ...
 
 
 class DynamoRefStore:
@@ -139,33 +116,3 @@ class DynamoRefStore:
 def _reasons(e: ClientError) -> list[str]:
     raw = e.response.get("CancellationReasons") or []
     return [str(r.get("Code", "None")) for r in raw]
-
-
-class MemoryRefStore:
-    """A dict of claims, for unit tests; `fail_claims` makes the next claim raise once."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, tuple[str, str, int | None]] = {}
-        self.fail_claims = 0
-
-    def claim(self, claims: Sequence[Claim], owner: str, now: float) -> set[str]:
-        if self.fail_claims:
-            self.fail_claims -= 1
-            raise StoreUnavailable("ref claim failed: ThrottlingError")
-        taken: set[str] = set()
-        for c in claims:
-            held = self.items.get(c.key)
-            if held is not None and held[0] != owner and (held[2] is None or held[2] >= now):
-                taken.add(c.key)
-            else:
-                self.items[c.key] = (owner, c.payload, c.expires_at)
-        return taken
-
-    def release(self, keys: Sequence[str], owner: str) -> None:
-        for key in keys:
-            if key in self.items and self.items[key][0] == owner:
-                del self.items[key]
-
-    def get(self, key: str, now: float) -> str | None:
-        held = self.items.get(key)
-        return held[1] if held is not None and (held[2] is None or held[2] >= now) else None

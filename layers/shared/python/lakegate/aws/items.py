@@ -1,25 +1,10 @@
-"""Helpers shared by the DynamoDB adapters: item (de)serialisation and error translation."""
+"""DynamoDB items to and from plain values, for the DynamoDB adapters."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
-
-from botocore.exceptions import BotoCoreError, ClientError
-
-from lakegate.errors import StoreUnavailable
-
-THROTTLING = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-    }
-)
-
 
 # boto3's TypeSerializer would pull all of boto3 into the cold start for the few types we store.
 
@@ -61,13 +46,3 @@ def to_item(d: Mapping[str, Any]) -> dict[str, Any]:
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
     return {k: from_value(v) for k, v in item.items()}
-
-
-def error_code(e: ClientError) -> str:
-    return str(e.response.get("Error", {}).get("Code", ""))
-
-
-def unavailable(e: ClientError | BotoCoreError, what: str) -> StoreUnavailable:
-    """A throttled, failing or unreachable DynamoDB, as the domain sees it."""
-    code = error_code(e) if isinstance(e, ClientError) else type(e).__name__
-    return StoreUnavailable(f"{what} failed: {code}")

@@ -1,31 +1,19 @@
-"""The data-source registry: DynamoDB adapter (conditional create, converging) and an in-memory fake."""
+"""The data-source registry in DynamoDB (lakegate.ingest.registry.Registry, lakegate.lake.evolution.SchemaStore):
+conditional create and evolve, so racing writers converge."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.dynamo import error_code, unavailable
+from lakegate.aws.errors import error_code, unavailable
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-
-
-class Registry(Protocol):
-    def get(self, workspace: str, name: str) -> DataSource | None: ...
-
-    def create(self, workspace: str, ds: DataSource) -> DataSource:
-        """Store `ds` unless one exists; return whichever is stored, so racing creators agree."""
-        ...
-
-    def list(self, workspace: str) -> list[DataSource]:
-        """Every data source of the workspace, by name."""
-        ...
 
 
 class DynamoRegistry:
@@ -115,58 +103,3 @@ class DynamoRegistry:
         except BotoCoreError as e:
             raise unavailable(e, "data source update") from e
         return ds
-
-
-class MemoryRegistry:
-    """A dict registry for unit tests; `create` converges like the real one."""
-
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str], DataSource] = {}
-
-    def get(self, workspace: str, name: str) -> DataSource | None:
-        return self.items.get((workspace, name))
-
-    def create(self, workspace: str, ds: DataSource) -> DataSource:
-        return self.items.setdefault((workspace, ds.name), ds)
-
-    def list(self, workspace: str) -> list[DataSource]:
-        return [ds for (ws, _), ds in sorted(self.items.items()) if ws == workspace]
-
-    def evolve(self, workspace: str, ds: DataSource) -> DataSource:
-        """Like the real one: stored only over version `ds.version - 1`."""
-        current = self.items.get((workspace, ds.name))
-        if current is not None and current.version == ds.version - 1:
-            self.items[(workspace, ds.name)] = ds
-            return ds
-        if current is None:
-            raise KeyError((workspace, ds.name))
-        return current
-
-
-class CachedRegistry:
-    """Keeps found data sources for a short TTL (misses are not kept: a new source must be seen)."""
-
-    def __init__(self, inner: Registry, ttl: float, clock: Callable[[], float]) -> None:
-        self._inner = inner
-        self._ttl = ttl
-        self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, DataSource]] = {}
-
-    def get(self, workspace: str, name: str) -> DataSource | None:
-        now = self._clock()
-        hit = self._cache.get((workspace, name))
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        ds = self._inner.get(workspace, name)
-        if ds is not None:
-            self._cache[(workspace, name)] = (now + self._ttl, ds)
-        return ds
-
-    def create(self, workspace: str, ds: DataSource) -> DataSource:
-        stored = self._inner.create(workspace, ds)
-        self._cache[(workspace, ds.name)] = (self._clock() + self._ttl, stored)
-        return stored
-
-    def list(self, workspace: str) -> list[DataSource]:
-        """Never cached: a listing is rare and must show what exists now."""
-        return self._inner.list(workspace)
