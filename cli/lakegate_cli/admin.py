@@ -19,7 +19,8 @@ from lakegate.aws.items import from_item
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import Token, hash_token
-from lakegate.schema import DataSource
+from lakegate.lake.layout import PREFIX
+from lakegate.schema import QUARANTINE_SUFFIX, DataSource
 from lakegate_cli.errors import CliError
 
 if TYPE_CHECKING:
@@ -30,10 +31,6 @@ if TYPE_CHECKING:
 ID_LENGTH = 12
 # A shorter prefix than this would match by accident more often than by intent.
 MIN_PREFIX = 4
-# Where the compactor lands data sources and their quarantine (lakegate.lake.compactor's PREFIX and
-# QUARANTINE_SUFFIX; restated because importing that module would pull pyarrow into the CLI).
-LAKE_PREFIX = "datasources/"
-QUARANTINE_SUFFIX = "_quarantine"
 
 
 def token_id(token: Token) -> str:
@@ -182,9 +179,7 @@ def quarantine_summary(s3: S3Client, bucket: str) -> list[Quarantined]:
     """One entry per `datasources/<name>_quarantine/` folder; objects, not rows (no Parquet read)."""
     folders = [
         prefix["Prefix"]
-        for page in s3.get_paginator("list_objects_v2").paginate(
-            Bucket=bucket, Prefix=LAKE_PREFIX, Delimiter="/"
-        )
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX, Delimiter="/")
         for prefix in page.get("CommonPrefixes", [])
         if prefix["Prefix"].rstrip("/").endswith(QUARANTINE_SUFFIX)
     ]
@@ -197,7 +192,7 @@ def quarantine_summary(s3: S3Client, bucket: str) -> list[Quarantined]:
         ]
         summary.append(
             Quarantined(
-                datasource=folder[len(LAKE_PREFIX) : -len(QUARANTINE_SUFFIX) - 1],
+                datasource=folder[len(PREFIX) : -len(QUARANTINE_SUFFIX) - 1],
                 objects=len(objects),
                 size=sum(o.get("Size", 0) for o in objects),
                 latest=max((o["LastModified"] for o in objects), default=None),

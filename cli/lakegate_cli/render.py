@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from lakegate.definitions import column_definition
 from lakegate.ingest.auth import Token
+from lakegate.lake.layout import quarantine_name
 from lakegate.schema import DataSource
 from lakegate_cli.admin import Quarantined, Registered, token_id
 
@@ -83,7 +84,7 @@ def datasource_detail(found: Registered) -> str:
 def quarantine_rows(summary: Sequence[Quarantined]) -> str:
     rows = [
         [
-            f"{q.datasource}_quarantine",
+            quarantine_name(q.datasource),
             str(q.objects),
             str(q.size),
             q.latest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if q.latest else "-",

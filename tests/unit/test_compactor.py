@@ -12,17 +12,17 @@ import pytest
 
 from lakegate.dedup import Claim
 from lakegate.framing import RecordHeader, frame_rows, quarantine_row
-from lakegate.lake.compactor import (
-    Compactor,
-    UnreadableObject,
-    compact,
+from lakegate.lake.compactor import Compactor, UnreadableObject, compact, owner_of, read_raw
+from lakegate.lake.layout import (
+    ERROR,
+    ERROR_COLUMN,
+    IMPORT_ID,
+    INSERTION_DATE,
+    LINE,
     error_key,
     ingestion_partition,
-    owner_of,
     part_key,
-    read_raw,
 )
-from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry
 from lakegate.schema import Column, DataSource
 

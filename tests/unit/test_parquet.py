@@ -10,12 +10,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakegate.column_types import parse_type
+from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.lake.parquet import (
-    ERROR,
-    ERROR_COLUMN,
-    IMPORT_ID,
-    INSERTION_DATE,
-    LINE,
     QuarantineEntry,
     arrow_schema,
     arrow_type,

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import pytest
 
 from lakegate.errors import InvalidRequest
-from lakegate.retention import Ttl, hour_end, parse_ttl, partition_end
+from lakegate.lake.layout import hour_end, partition_end
+from lakegate.retention import Ttl, parse_ttl
 from lakegate.schema import Column, DataSource
 
 DS = DataSource(

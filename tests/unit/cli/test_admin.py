@@ -31,10 +31,3 @@ def test_ambiguous_prefix_names_the_candidates() -> None:
 def test_unknown(ref: str, hint: str) -> None:
     with pytest.raises(CliError, match=hint):
         find_token([A, B], ref)
-
-
-def test_quarantine_layout_matches_the_compactor() -> None:
-    from lakegate.lake import compactor
-    from lakegate_cli import admin
-
-    assert (admin.LAKE_PREFIX, admin.QUARANTINE_SUFFIX) == (compactor.PREFIX, compactor.QUARANTINE_SUFFIX)

@@ -1,5 +1,5 @@
-"""TTL: a data source's `engine_ttl` as Tinybird writes it, and the time span of a partition folder.
-Pure: the ingest checks definitions with it; `expiry` applies it to the lake.
+"""TTL: a data source's `engine_ttl` as Tinybird writes it. Pure: the ingest checks definitions with it;
+`lake.expiry` applies it to the lake (with the partition spans of `lake.layout`).
 
 The compactor applies it to whole partitions (S3 lifecycle rules expire objects by age and prefix,
 which cannot follow a column or a per-data-source setting without rewriting the bucket's rules). A
@@ -12,9 +12,7 @@ is older than its arrival stays until its ingestion hour expires. Months and yea
 from __future__ import annotations
 
 import re
-from calendar import monthrange
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 
 from lakegate.errors import InvalidRequest
 from lakegate.schema import DataSource
@@ -36,10 +34,6 @@ _TTL = re.compile(
     re.IGNORECASE,
 )
 _TIME_TYPES = ("Date", "DateTime", "DateTime64")
-_HOUR = re.compile(r"hour=(\d{2})")
-# The first partition folder of each scheme the compactor writes (compactor.ingestion_partition and
-# compactor._PARTITION_FORMATS), parsed back into the time span it holds.
-_FOLDER = re.compile(r"(?P<key>date|day|month|year)=(?P<value>[0-9-]+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,29 +63,3 @@ def parse_ttl(text: str, ds: DataSource) -> Ttl | None:
     unit = (m.group("fn_unit") or m.group("unit")).lower()
     n = int(m.group("fn_n") or m.group("n"))
     return Ttl(column.name, n * _SECONDS[unit])
-
-
-def partition_end(folder: str) -> datetime | None:
-    """When the span of a first-level partition folder (`date=2026-11-23`, `day=...`, `month=202611`,
-    `year=2026`) ends; None for a folder that holds no time (nulls, or a name lakegate did not write)."""
-    m = _FOLDER.fullmatch(folder.strip("/"))
-    if m is None:
-        return None
-    key, value = m.group("key"), m.group("value")
-    try:
-        if key in ("date", "day"):
-            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
-        if key == "month":
-            start = datetime.strptime(value, "%Y%m").replace(tzinfo=UTC)
-            return start + timedelta(days=monthrange(start.year, start.month)[1])
-        return datetime(int(value) + 1, 1, 1, tzinfo=UTC)
-    except ValueError:
-        return None
-
-
-def hour_end(day_end: datetime, folder: str) -> datetime | None:
-    """When an `hour=HH` folder inside a day that ends at `day_end` ends."""
-    m = _HOUR.fullmatch(folder.strip("/"))
-    if m is None or int(m.group(1)) > 23:
-        return None
-    return day_end - timedelta(days=1) + timedelta(hours=int(m.group(1)) + 1)

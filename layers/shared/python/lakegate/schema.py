@@ -13,6 +13,8 @@ from lakegate.errors import InvalidRequest
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ARRAY_STEP = "[:]"
+# `<name>_quarantine` holds the rows of `<name>` that did not fit: a name reserved for that.
+QUARANTINE_SUFFIX = "_quarantine"
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,9 +23,8 @@ from lakegate.ingest.events import Limits
 from lakegate.ingest.registry import Registry
 from lakegate.ingest.rows import MISSING, check, compile_validator, getter, parse
 from lakegate.retention import parse_ttl
-from lakegate.schema import ARRAY_STEP, DataSource, infer, parse_jsonpath, validate_name
+from lakegate.schema import ARRAY_STEP, QUARANTINE_SUFFIX, DataSource, infer, parse_jsonpath, validate_name
 
-QUARANTINE_SUFFIX = "_quarantine"
 # How many quarantined rows an analysis shows (it counts them all).
 MAX_SHOWN_QUARANTINE = 100
 _MAX_SHOWN_LINE = 1_000

@@ -11,8 +11,18 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lakegate.column_types import ColumnType
-from lakegate.lake.compactor import PREFIX, QUARANTINE_SUFFIX, partition_column
-from lakegate.lake.parquet import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.lake.layout import (
+    COLUMN_FOLDERS,
+    ERROR,
+    ERROR_COLUMN,
+    IMPORT_ID,
+    INGESTION_FOLDERS,
+    INSERTION_DATE,
+    LINE,
+    folder,
+    partition_column,
+    quarantine_name,
+)
 from lakegate.schema import DataSource
 
 VERSION_PARAMETER = "lakegate.schema_version"
@@ -39,15 +49,25 @@ _PARQUET = {
     "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
     "SerdeInfo": {"SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe"},
 }
-# Folder, Glue column, and the projection of each partition scheme the compactor writes.
-_INGESTION = (
-    ("date", "ingestion_date", {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"}),
-    ("hour", "ingestion_hour", {"type": "integer", "range": "0,23", "digits": "2"}),
+# Folder (lake.layout's), Glue column, and the projection of each partition scheme the compactor writes.
+_INGESTION = tuple(
+    zip(
+        INGESTION_FOLDERS,
+        ("ingestion_date", "ingestion_hour"),
+        (
+            {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"},
+            {"type": "integer", "range": "0,23", "digits": "2"},
+        ),
+        strict=True,
+    )
 )
+_PROJECTIONS = {
+    "toDate": {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"},
+    "toYYYYMM": {"type": "date", "format": "yyyyMM", "interval.unit": "MONTHS"},
+    "toYear": {"type": "date", "format": "yyyy", "interval.unit": "YEARS"},
+}
 _BY_COLUMN = {
-    "toDate": ("day", "partition_day", {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"}),
-    "toYYYYMM": ("month", "partition_month", {"type": "date", "format": "yyyyMM", "interval.unit": "MONTHS"}),
-    "toYear": ("year", "partition_year", {"type": "date", "format": "yyyy", "interval.unit": "YEARS"}),
+    fn: (label, f"partition_{label}", _PROJECTIONS[fn]) for fn, (label, _) in COLUMN_FOLDERS.items()
 }
 # Projected dates run from here to now: Athena enumerates only what a query's filter keeps.
 _FIRST_DATE = {"yyyy-MM-dd": "2000-01-01", "yyyyMM": "200001", "yyyy": "2000"}
@@ -71,8 +91,8 @@ def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[
 
 def table_input(ds: DataSource, bucket: str, quarantine: bool = False) -> dict[str, Any]:
     """Glue's TableInput for a data source's Parquet (or its quarantine's)."""
-    name = ds.name + (QUARANTINE_SUFFIX if quarantine else "")
-    location = f"s3://{bucket}/{PREFIX}{name}/"
+    name = quarantine_name(ds.name) if quarantine else ds.name
+    location = f"s3://{bucket}/{folder('', name)}"
     if quarantine:
         columns = [{"Name": c.name, "Type": "string"} for c in ds.columns]
         columns += [

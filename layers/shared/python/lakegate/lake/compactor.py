@@ -11,8 +11,6 @@ retried object claims the same refs again as their owner, so it keeps the same r
 from __future__ import annotations
 
 import gzip
-import hashlib
-import re
 import time
 import zlib
 from collections import defaultdict
@@ -29,6 +27,16 @@ from lakegate.errors import InvalidRequest, StoreUnavailable
 from lakegate.framing import FramingError, RecordBody, decode_bodies
 from lakegate.lake.evolution import SchemaStore, evolve
 from lakegate.lake.expiry import expire
+from lakegate.lake.layout import (
+    PARQUET_CONTENT_TYPE,
+    column_partition,
+    error_key,
+    folder,
+    ingestion_partition,
+    part_key,
+    partition_column,
+    quarantine_name,
+)
 from lakegate.lake.objects import ObjectStore
 from lakegate.lake.parquet import (
     Converted,
@@ -46,15 +54,7 @@ from lakegate.schema import DataSource
 if TYPE_CHECKING:
     from lakegate.lake.catalog import Catalog
 
-PREFIX = "datasources/"
-QUARANTINE_SUFFIX = "_quarantine"
-ERRORS_PREFIX = "errors/"
-PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 GZIP_MAGIC = b"\x1f\x8b"
-# Hive's name for the partition of a null value; Athena, Spark and DuckDB all read it as null.
-NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-_PARTITION_FORMATS = {"toDate": ("day", "%Y-%m-%d"), "toYYYYMM": ("month", "%Y%m"), "toYear": ("year", "%Y")}
-_PARTITION_EXPR = re.compile(r"(?:(toDate|toYYYYMM|toYear)\()?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)?")
 
 
 class UnreadableObject(Exception):
@@ -78,6 +78,7 @@ class LandedFile:
     """One Parquet file to write: where, and the rows (already sorted)."""
 
     key: str
+    workspace: str
     datasource: str
     quarantine: bool
     partition: str
@@ -126,22 +127,6 @@ class _Group:
         return self._lines
 
 
-def ingestion_partition(ms: int) -> str:
-    """The default partition: ingestion date and hour, UTC."""
-    t = datetime.fromtimestamp(ms / 1000, UTC)
-    return f"date={t:%Y-%m-%d}/hour={t:%H}"
-
-
-def partition_column(ds: DataSource) -> tuple[str, str] | None:
-    """(function, column) when the data source partitions by a Date/DateTime column of its own (`col`,
-    `toDate(col)`, `toYYYYMM(col)`, `toYear(col)`); None: by ingestion date and hour (also for any other key)."""
-    m = _PARTITION_EXPR.fullmatch(ds.partition_key.strip())
-    column = next((c for c in ds.columns if m and c.name == m.group(2)), None)
-    if m is None or column is None or column.parsed_type.base not in ("Date", "DateTime", "DateTime64"):
-        return None
-    return m.group(1) or "toDate", column.name
-
-
 def _ingestion_partitions(ms: Sequence[int]) -> list[str]:
     """Per row; worked out once per ingestion time (a record's rows share one)."""
     names: dict[int, str] = {}
@@ -152,20 +137,8 @@ def _column_partitions(ds: DataSource, table: pa.Table) -> list[str] | None:
     scheme = partition_column(ds)
     if scheme is None:
         return None
-    label, fmt = _PARTITION_FORMATS[scheme[0]]
     values: list[date | None] = table.column(scheme[1]).to_pylist()
-    return [f"{label}={NULL_PARTITION if v is None else v.strftime(fmt)}" for v in values]
-
-
-def part_key(source_key: str, workspace: str, name: str, partition: str) -> str:
-    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input and the group."""
-    digest = hashlib.sha256(f"{source_key}\n{workspace}\n{name}\n{partition}".encode()).hexdigest()[:24]
-    return f"{PREFIX}{name}/{partition}/part-{digest}.parquet"
-
-
-def error_key(source_key: str) -> str:
-    """Where an unreadable raw object is kept for an operator: beside the lake, never under `raw/`."""
-    return ERRORS_PREFIX + source_key
+    return [column_partition(scheme[0], v) for v in values]
 
 
 def _group(records: Sequence[RecordBody]) -> dict[tuple[str, str], _Group]:
@@ -222,7 +195,9 @@ def _split(
         part = table if len(where) == 1 else table.take(pa.array(indexes, type=pa.int64()))
         key = part_key(source_key, workspace, name, partition)
         sorting_key = () if quarantine or schema is None else schema.sorting_key
-        files.append(LandedFile(key, name, quarantine, partition, sort_table(part, sorting_key), schema))
+        files.append(
+            LandedFile(key, workspace, name, quarantine, partition, sort_table(part, sorting_key), schema)
+        )
     return files
 
 
@@ -323,7 +298,7 @@ def compact(
                 )
                 files += _split(source_key, workspace, name, False, table, partitions, ds)
         if quarantined:
-            qname = name + QUARANTINE_SUFFIX
+            qname = quarantine_name(name)
             qtable = quarantine_table(ds, quarantined)
             qparts = _ingestion_partitions([e.inserted_ms for e in quarantined])
             files += _split(source_key, workspace, qname, True, qtable, qparts, ds)
@@ -412,7 +387,8 @@ class Compactor:
         now = datetime.fromtimestamp(self._clock(), UTC)
         expired: list[str] = []
         errors: list[str] = []
-        for ds in {f.schema.name: f.schema for f in files if f.schema is not None}.values():
+        landed = {(f.workspace, f.schema.name): f.schema for f in files if f.schema is not None}
+        for (workspace, _), ds in landed.items():
             try:
                 ttl = parse_ttl(ds.ttl, ds)
             except InvalidRequest as e:  # stored before definitions were checked: say so, land anyway
@@ -420,9 +396,9 @@ class Compactor:
                 continue
             if ttl is None:
                 continue
-            for name in (ds.name, ds.name + QUARANTINE_SUFFIX):
+            for name in (ds.name, quarantine_name(ds.name)):
                 try:
-                    expired += expire(self._store, f"{PREFIX}{name}/", ttl, now)
+                    expired += expire(self._store, folder(workspace, name), ttl, now)
                 except StoreUnavailable as e:  # the rows are landed: report it, the next object retries
                     errors.append(f"{name}: {e}")
         return expired, "; ".join(errors)

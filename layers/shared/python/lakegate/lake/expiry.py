@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from lakegate.lake.layout import hour_end, partition_end
 from lakegate.lake.objects import ObjectStore
-from lakegate.retention import Ttl, hour_end, partition_end
+from lakegate.retention import Ttl
 
 
 def expire(store: ObjectStore, base: str, ttl: Ttl, now: datetime) -> list[str]:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from lakegate.column_types import ColumnType, scalar_check
 from lakegate.ingest.rows import MISSING, getter
+from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import ARRAY_STEP, Column, DataSource
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -35,12 +36,6 @@ _INTS = {
     "UInt32": pa.uint32(),
     "UInt64": pa.uint64(),
 }
-# Tinybird's quarantine columns, after the data source's own (each kept as text).
-LINE = "c__line"
-ERROR_COLUMN = "c__error_column"
-ERROR = "c__error"
-IMPORT_ID = "c__import_id"
-INSERTION_DATE = "insertion_date"
 
 
 def _unit(t: ColumnType) -> tuple[str, timedelta | None]:
