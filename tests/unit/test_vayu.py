@@ -473,7 +473,7 @@ def test_part_acknowledged_is_422_and_the_retry_stores_only_the_rest(monkeypatch
 
     assert e.value.detail == {"inserted_rows": 1, "failed_rows": 1}
     assert e.value.message == (
-        "Only 1 of 2 events were stored: the others were released, retrying the same request stores only them"
+        "Only 1 of 2 events were stored: the events not stored were released, retrying the same request stores only them"
     )
     assert set(h.refs.items) == {claim_key(WS, TARGET, "api_call", "a"), lookup_key(WS, TARGET, "a")}
     h.sink.fail_next = []

@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lakegate.dedup import RefStore, deduplicate
-from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
+from lakegate.errors import Forbidden, InvalidRequest
 from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
 from lakegate.ingest.auth import Token
-from lakegate.ingest.delivery import Delivery, RecordSink, deliver
+from lakegate.ingest.delivery import Delivery, RecordSink
 from lakegate.ingest.registry import Registry
 from lakegate.ingest.rows import (
     AcceptedRows,
@@ -20,10 +20,8 @@ from lakegate.ingest.rows import (
     parse,
     parse_and_check,
 )
+from lakegate.ingest.sending import ROWS, Sender, time_budget
 from lakegate.schema import DataSource, infer
-
-# Seconds kept back from the invocation's remaining time to answer before Lambda's timeout.
-_ANSWER_MARGIN = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,33 +103,17 @@ class Ingestor:
             frame_runs(header, rows.runs()) if isinstance(rows, AcceptedRows) else frame_rows(header, rows)
         )
         quarantine = self._quarantine(workspace, ds, checked, request_id, now_ms)
-        budget = self.limits.send_budget_seconds
-        if time_left is not None:
-            budget = max(0.0, min(budget, time_left - _ANSWER_MARGIN))
-        try:
-            delivery = deliver(accepted + quarantine, self.sink, budget, self.clock, self.sleep)
-        except BaseException:
-            self._release(keys, request_id)
-            raise
-        if not delivery.complete:
-            self._release(_keys_of(delivery.failed, accepted, keys), request_id)
-            if delivery.sent_rows == 0:
-                raise Unavailable(
-                    "The service is temporarily unavailable: no rows were inserted, retry later"
-                )
-            total = len(rows) + len(checked.rejected)
-            raise PartiallyInserted(
-                f"Only {delivery.sent_rows} of {total} rows were inserted"
-                + _retry_advice(bool(keys), dedup_key),
-                {"inserted_rows": delivery.sent_rows, "failed_rows": delivery.failed_rows}
-                | ({"duplicate_rows": duplicates} if duplicates else {}),
-            )
+        delivery = Sender(self.sink, self.refs, self.clock, self.sleep).send(
+            accepted + quarantine,
+            [[k] if k is not None else [] for k in keys],
+            request_id,
+            time_budget(self.limits.send_budget_seconds, time_left),
+            ROWS,
+            len(rows) + len(checked.rejected),
+            advice=_retry_advice(dedup_key),
+            detail={"duplicate_rows": duplicates} if duplicates else None,
+        )
         return IngestResult(len(rows), len(checked.rejected), duplicates, created, delivery)
-
-    def _release(self, keys: Sequence[str | None], owner: str) -> None:
-        held = [k for k in keys if k is not None]
-        if held:
-            self.refs.release(held, owner)
 
     def _check(self, token: Token, name: str, body: bytes) -> tuple[DataSource, CheckedBatch, bool]:
         """The data source (created by inference when allowed) and the batch checked against it."""
@@ -172,33 +154,12 @@ class Ingestor:
         return frame_rows(header, [quarantine_row(r.line, r.column, r.error) for r in checked.rejected])
 
 
-def _retry_advice(claimed: bool, dedup_key: str) -> str:
-    """What a client may do after a 422: claimed rows were released, keyed rows land once anyway (the
-    compactor dedups them), rows with no key may land twice."""
-    if claimed:
-        return ": the rows not inserted were released, retrying the same request inserts only them"
+def _retry_advice(dedup_key: str) -> str:
+    """What a client may do after a 422 when no claims were held: keyed rows land once anyway (the compactor
+    dedups them), rows with no key may land twice."""
     if dedup_key:
         return (
             f": retrying the whole request lands rows with a {dedup_key} value once (they are deduplicated "
             "when they land); rows without one may be duplicated"
         )
     return ": retrying the whole request may duplicate rows"
-
-
-def _keys_of(
-    failed: Sequence[Record], accepted: Sequence[Record], keys: Sequence[str | None]
-) -> list[str | None]:
-    """The keys of the rows in the failed records (records hold consecutive rows, in order)."""
-    if not keys:
-        return []
-    starts: dict[int, int] = {}
-    offset = 0
-    for rec in accepted:
-        starts[id(rec)] = offset
-        offset += rec.rows
-    out: list[str | None] = []
-    for rec in failed:
-        start = starts.get(id(rec))
-        if start is not None:
-            out.extend(keys[start : start + rec.rows])
-    return out

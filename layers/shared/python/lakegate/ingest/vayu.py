@@ -31,15 +31,14 @@ from lakegate.errors import (
     Forbidden,
     InvalidRequest,
     NotFound,
-    PartiallyInserted,
     PayloadTooLarge,
     StoreUnavailable,
-    Unavailable,
 )
-from lakegate.framing import Record, RecordHeader, frame_rows
+from lakegate.framing import RecordHeader, frame_rows
 from lakegate.ingest.auth import Token
-from lakegate.ingest.delivery import RecordSink, deliver
+from lakegate.ingest.delivery import RecordSink
 from lakegate.ingest.registry import Registry
+from lakegate.ingest.sending import EVENTS, Sender, time_budget
 from lakegate.schema import Column, DataSource
 
 MAX_BODY_BYTES = 256 * 1024  # Vayu's limit, on the JSON body as sent
@@ -49,7 +48,6 @@ MAX_EVENTS = 1000
 MAX_NAME_BYTES = 256
 MAX_REF_BYTES = 512
 DUPLICATE = "Event ref already exists."
-_ANSWER_MARGIN = 1.0  # seconds kept back from the invocation's remaining time to answer in time
 
 # YYYY-MM-DDTHH:MM:SS[.fraction] in UTC: `Z` or `+00:00`; any other offset is not UTC.
 _TIMESTAMP = re.compile(r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.\d{1,9})?(?:Z|\+00:00)")
@@ -328,40 +326,19 @@ class VayuEvents:
         header = RecordHeader(
             ds.name, workspace, False, request_id, int(self.clock() * 1000), ds.version, deduplicated=True
         )
-        records = frame_rows(header, rows)
-        budget = self.send_budget_seconds
-        if time_left is not None:
-            budget = max(0.0, min(budget, time_left - _ANSWER_MARGIN))
-        try:
-            delivery = deliver(records, self.sink, budget, self.clock, self.sleep)
-        except BaseException:
-            self.refs.release([k for held in keys for k in held], request_id)
-            raise
-        if delivery.complete:
-            return
-        self.refs.release(_keys_of(delivery.failed, records, keys), request_id)
-        if delivery.sent_rows == 0:
-            raise Unavailable("The service is temporarily unavailable: no events were stored, retry later")
-        raise PartiallyInserted(
-            f"Only {delivery.sent_rows} of {len(rows)} events were stored: the others were released, "
-            "retrying the same request stores only them",
-            {"inserted_rows": delivery.sent_rows, "failed_rows": delivery.failed_rows},
+        Sender(self.sink, self.refs, self.clock, self.sleep).send(
+            frame_rows(header, rows),
+            keys,
+            request_id,
+            time_budget(self.send_budget_seconds, time_left),
+            EVENTS,
+            len(rows),
         )
 
 
 def _answer(events: list[Any], errors: dict[int, str]) -> Answer:
     valid = [e for i, e in enumerate(events) if i not in errors]
     return Answer(valid, [(events[i], errors[i]) for i in sorted(errors)])
-
-
-def _keys_of(failed: Sequence[Record], records: Sequence[Record], keys: Sequence[list[str]]) -> list[str]:
-    """The keys held for the rows of the failed records (records hold consecutive rows, in order)."""
-    starts: dict[int, int] = {}
-    offset = 0
-    for rec in records:
-        starts[id(rec)] = offset
-        offset += rec.rows
-    return [k for rec in failed for held in keys[starts[id(rec)] : starts[id(rec)] + rec.rows] for k in held]
 
 
 def incompatibility(ds: DataSource) -> str | None:
