@@ -5,7 +5,6 @@ Named `compactor_app`, not `app`, so it and the ingest handler can share one pat
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -18,7 +17,7 @@ from lakegate.aws.glue import GlueCatalog
 from lakegate.aws.refs import DynamoRefStore
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.s3 import S3ObjectStore
-from lakegate.config import ConfigError
+from lakegate.config import CompactorSettings
 from lakegate.lake.compactor import Compactor, Outcome
 
 logger = Logger()
@@ -26,23 +25,17 @@ metrics = Metrics()
 _compactor: tuple[str, Compactor] | None = None
 
 
-def _required(name: str) -> str:
-    value = os.environ.get(name, "")
-    if not value:
-        raise ConfigError(f"environment variable {name} is required")
-    return value
-
-
 def _service() -> tuple[str, Compactor]:
     """The lake bucket and a compactor on it, built once per warm Lambda."""
     global _compactor  # noqa: PLW0603 - one per warm Lambda, built on the first event
     if _compactor is None:
-        bucket = _required("LAKE_BUCKET")
+        settings = CompactorSettings.from_env()
+        bucket = settings.lake_bucket
         # Uncached on purpose: a stale schema would land rows without their newest columns.
-        registry = DynamoRegistry(_required("DATASOURCES_TABLE"), clients.dynamodb())
-        catalog = GlueCatalog(_required("GLUE_DATABASE"), bucket, clients.glue())
+        registry = DynamoRegistry(settings.datasources_table, clients.dynamodb())
+        catalog = GlueCatalog(settings.glue_database, bucket, clients.glue())
         # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
-        refs = DynamoRefStore(_required("REFS_TABLE"), clients.dynamodb())
+        refs = DynamoRefStore(settings.refs_table, clients.dynamodb())
         _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog, refs))
     return _compactor
 

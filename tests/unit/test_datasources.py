@@ -7,11 +7,11 @@ import gzip
 import orjson
 import pytest
 
+from lakegate.config import Limits
 from lakegate.definitions import parse_schema
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
 from lakegate.ingest.datasources import DataSources, body_params, defined, describe, schema_text
-from lakegate.ingest.events import Limits
 from lakegate.memory import MemoryRegistry
 from lakegate.schema import Column, DataSource
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from lakegate.config import Limits
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
 from lakegate.framing import DecodedRecord, RecordHeader, decode_records
 from lakegate.ingest.auth import ADMIN, APPEND, CREATE, Token
 from lakegate.ingest.delivery import Delivery
-from lakegate.ingest.events import Ingestor, IngestResult, Limits
+from lakegate.ingest.events import Ingestor, IngestResult
 from lakegate.ingest.registry import CachedRegistry
 from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
 from lakegate.schema import Column, DataSource

@@ -1,10 +1,12 @@
-"""Settings read once from the environment that `template.yaml` sets; a missing name fails loudly."""
+"""Settings read once from the environment that `template.yaml` sets; a missing name fails loudly. Each
+default is written once, as a field's default here."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
+from typing import Any
 
 from lakegate.schema import NAME_RE
 
@@ -47,6 +49,24 @@ def _name(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _defaults(cls: type[Any]) -> dict[str, Any]:
+    return {f.name: f.default for f in fields(cls) if f.default is not MISSING}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one request may hold and spend: the ingest's, and an analysis' that judges a batch as it would."""
+
+    max_line_bytes: int = 1_000_000
+    max_columns: int = 500
+    max_json_depth: int = 32
+    # Time the request may spend retrying Firehose before answering 503.
+    send_budget_seconds: float = 8.0
+
+
+_LIMITS = Limits()
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     """Everything the ingest function needs to know about its deployment."""
@@ -62,20 +82,24 @@ class Settings:
     # compressed body must stay under ~4.4 MB. 4 MiB leaves room for headers.
     max_compressed_bytes: int = 4 * 1024 * 1024
     max_decompressed_bytes: int = 10 * 1024 * 1024
-    max_line_bytes: int = 1_000_000
-    max_columns: int = 500
-    max_json_depth: int = 32
-    # Time the request may spend retrying Firehose before answering 503.
-    send_budget_seconds: float = 8.0
+    max_line_bytes: int = _LIMITS.max_line_bytes
+    max_columns: int = _LIMITS.max_columns
+    max_json_depth: int = _LIMITS.max_json_depth
+    send_budget_seconds: float = _LIMITS.send_budget_seconds
     cors_allow_origin: str = "*"
     datasource_rate_limit: int = 100
     workspace_rate_limit: int = 1000
     # The data source Vayu's `POST /events` lands in (lakegate.ingest.vayu.datasource is its schema).
     vayu_datasource: str = "events"
 
+    @property
+    def limits(self) -> Limits:
+        return Limits(self.max_line_bytes, self.max_columns, self.max_json_depth, self.send_budget_seconds)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         e = os.environ if env is None else env
+        d = _defaults(cls)
         return cls(
             tokens_table=_required(e, "TOKENS_TABLE"),
             datasources_table=_required(e, "DATASOURCES_TABLE"),
@@ -83,15 +107,35 @@ class Settings:
             refs_table=_required(e, "REFS_TABLE"),
             delivery_stream=_required(e, "DELIVERY_STREAM"),
             cluster_id=_required(e, "CLUSTER_ID"),
-            token_cache_ttl_seconds=_float(e, "TOKEN_CACHE_TTL_SECONDS", 30.0),
-            max_compressed_bytes=_int(e, "MAX_COMPRESSED_BYTES", 4 * 1024 * 1024),
-            max_decompressed_bytes=_int(e, "MAX_DECOMPRESSED_BYTES", 10 * 1024 * 1024),
-            max_line_bytes=_int(e, "MAX_LINE_BYTES", 1_000_000),
-            max_columns=_int(e, "MAX_COLUMNS", 500),
-            max_json_depth=_int(e, "MAX_JSON_DEPTH", 32),
-            send_budget_seconds=_float(e, "SEND_BUDGET_SECONDS", 8.0),
-            cors_allow_origin=e.get("CORS_ALLOW_ORIGIN", "") or "*",
-            datasource_rate_limit=_int(e, "DATASOURCE_RATE_LIMIT", 100),
-            workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", 1000),
-            vayu_datasource=_name(e, "VAYU_DATASOURCE", "events"),
+            token_cache_ttl_seconds=_float(e, "TOKEN_CACHE_TTL_SECONDS", d["token_cache_ttl_seconds"]),
+            max_compressed_bytes=_int(e, "MAX_COMPRESSED_BYTES", d["max_compressed_bytes"]),
+            max_decompressed_bytes=_int(e, "MAX_DECOMPRESSED_BYTES", d["max_decompressed_bytes"]),
+            max_line_bytes=_int(e, "MAX_LINE_BYTES", d["max_line_bytes"]),
+            max_columns=_int(e, "MAX_COLUMNS", d["max_columns"]),
+            max_json_depth=_int(e, "MAX_JSON_DEPTH", d["max_json_depth"]),
+            send_budget_seconds=_float(e, "SEND_BUDGET_SECONDS", d["send_budget_seconds"]),
+            cors_allow_origin=e.get("CORS_ALLOW_ORIGIN", "") or d["cors_allow_origin"],
+            datasource_rate_limit=_int(e, "DATASOURCE_RATE_LIMIT", d["datasource_rate_limit"]),
+            workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", d["workspace_rate_limit"]),
+            vayu_datasource=_name(e, "VAYU_DATASOURCE", d["vayu_datasource"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CompactorSettings:
+    """Everything the compactor function needs to know about its deployment."""
+
+    lake_bucket: str
+    datasources_table: str
+    refs_table: str
+    glue_database: str
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> CompactorSettings:
+        e = os.environ if env is None else env
+        return cls(
+            lake_bucket=_required(e, "LAKE_BUCKET"),
+            datasources_table=_required(e, "DATASOURCES_TABLE"),
+            refs_table=_required(e, "REFS_TABLE"),
+            glue_database=_required(e, "GLUE_DATABASE"),
         )

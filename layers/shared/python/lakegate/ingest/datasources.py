@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from lakegate.config import Limits
 from lakegate.definitions import definition
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
-from lakegate.ingest.events import Limits
 from lakegate.ingest.registry import Registry
 from lakegate.ingest.rows import MISSING, check, compile_validator, getter, parse
 from lakegate.retention import parse_ttl

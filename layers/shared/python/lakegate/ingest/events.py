@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from lakegate.config import Limits
 from lakegate.dedup import RefStore, deduplicate
 from lakegate.errors import Forbidden, InvalidRequest
 from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
@@ -22,14 +23,6 @@ from lakegate.ingest.rows import (
 )
 from lakegate.ingest.sending import ROWS, Sender, time_budget
 from lakegate.schema import DataSource, infer
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_line_bytes: int = 1_000_000
-    max_columns: int = 500
-    max_json_depth: int = 32
-    send_budget_seconds: float = 8.0
 
 
 @dataclass(frozen=True, slots=True)

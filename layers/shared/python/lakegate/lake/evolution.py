@@ -11,12 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from lakegate.config import Limits
 from lakegate.errors import InvalidRequest
 from lakegate.schema import ARRAY_STEP, Column, DataSource, infer
 
-# As for a new data source (config.Settings' defaults): a schema never grows past these.
-MAX_COLUMNS = 500
-MAX_DEPTH = 32
+# As for a new data source (config.Limits' defaults): a schema never grows past these.
+MAX_COLUMNS = Limits().max_columns
+MAX_DEPTH = Limits().max_json_depth
 # Racing writers each add their own fields: a loser merges into the winner and tries again.
 MAX_TRIES = 5
 
