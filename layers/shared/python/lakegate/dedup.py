@@ -17,7 +17,7 @@ from typing import Protocol
 import orjson
 
 from lakegate.errors import StoreUnavailable
-from lakegate.schema import ARRAY_STEP, parse_jsonpath
+from lakegate.schema import parse_jsonpath, value_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def deduplicate(
     now: float,
 ) -> Deduplicated:
     """Claim every keyed row's key for `owner`; keep the rows whose key this request won."""
-    path = tuple(s for s in parse_jsonpath(jsonpath) if s != ARRAY_STEP)
+    path = value_keys(parse_jsonpath(jsonpath))
     keys = [key_of(orjson.loads(line), path) for line in lines]
     expires = int(now) + window_seconds if window_seconds else None
     first: dict[str, int] = {}

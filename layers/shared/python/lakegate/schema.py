@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +13,8 @@ from lakegate.errors import InvalidRequest
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ARRAY_STEP = "[:]"
+# What a getter returns for a path the row does not have (None is a JSON null).
+MISSING = object()
 # `<name>_quarantine` holds the rows of `<name>` that did not fit: a name reserved for that.
 QUARANTINE_SUFFIX = "_quarantine"
 
@@ -33,6 +35,11 @@ class Column:
     @property
     def path(self) -> tuple[str, ...]:
         return parse_jsonpath(self.jsonpath)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The object keys that lead to the column's value (an array column's list)."""
+        return value_keys(self.path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +128,35 @@ def parse_jsonpath(jsonpath: str) -> tuple[str, ...]:
     if not steps:
         raise InvalidRequest(f"Invalid jsonpath '{jsonpath}'")
     return tuple(steps)
+
+
+def value_keys(path: tuple[str, ...]) -> tuple[str, ...]:
+    """A jsonpath's steps without a final `[:]`: the keys that lead to the value (an array's list)."""
+    return path[:-1] if path and path[-1] == ARRAY_STEP else path
+
+
+def getter(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], object]:
+    """The value at a jsonpath's steps in a row (an array column's list), or MISSING."""
+    keys = value_keys(path)
+    if len(keys) == 1:
+        (k,) = keys
+
+        def get_one(row: Mapping[str, Any]) -> object:
+            return row.get(k, MISSING)
+
+        return get_one
+
+    def get_nested(row: Mapping[str, Any]) -> object:
+        v: object = row
+        for k in keys:
+            if v.__class__ is not dict:
+                return MISSING
+            v = v.get(k, MISSING)
+            if v is MISSING:
+                return v
+        return v
+
+    return get_nested
 
 
 def format_jsonpath(keys: Iterable[str]) -> str:

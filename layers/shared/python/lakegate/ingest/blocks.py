@@ -110,7 +110,7 @@ def compile_block_check(ds: DataSource) -> BlockCheck | None:
     columns reading one key, or a key read both as a value and as an object): then rows.py does it all."""
     tree: dict[str, Any] = {}  # key -> the index of the column reading it, or the tree below it
     for i, col in enumerate(ds.columns):
-        path = col.path[:-1] if col.parsed_type.array else col.path
+        path = col.keys
         if not path or ARRAY_STEP in path:
             return None
         node = tree

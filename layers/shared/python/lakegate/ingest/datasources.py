@@ -21,9 +21,18 @@ from lakegate.definitions import definition
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
 from lakegate.ingest.registry import Registry
-from lakegate.ingest.rows import MISSING, check, compile_validator, getter, parse
+from lakegate.ingest.rows import check, compile_validator, parse
 from lakegate.retention import parse_ttl
-from lakegate.schema import ARRAY_STEP, QUARANTINE_SUFFIX, DataSource, infer, parse_jsonpath, validate_name
+from lakegate.schema import (
+    ARRAY_STEP,
+    MISSING,
+    QUARANTINE_SUFFIX,
+    DataSource,
+    getter,
+    infer,
+    parse_jsonpath,
+    validate_name,
+)
 
 # How many quarantined rows an analysis shows (it counts them all).
 MAX_SHOWN_QUARANTINE = 100
@@ -223,7 +232,7 @@ class DataSources:
         total = len(parsed.objects) or 1
         columns = []
         for c in ds.columns:
-            get = getter(tuple(s for s in c.path if s != ARRAY_STEP))
+            get = getter(c.path)
             present = sum(1 for row in parsed.objects if get(row) is not MISSING)
             columns.append(
                 {

@@ -26,12 +26,10 @@ import orjson
 
 from lakegate.column_types import BulkCheck, Check, bulk_check, scalar_check
 from lakegate.ingest.blocks import BlockCheck, compile_block_check
-from lakegate.schema import ARRAY_STEP, DataSource
+from lakegate.schema import MISSING, DataSource, getter
 
 Row = dict[str, Any]
 Fault = tuple[str, str]  # (column, error text) in Tinybird's quarantine style
-# What a getter returns for a path the row does not have (None is a JSON null).
-MISSING = object()
 # Rows per chunk. On bench/ingest.py the time is flat from 256 to 1024 rows and grows below 128 (the
 # per-chunk calls show); a chunk with one bad row is re-checked row by row, so no larger than needed.
 _CHUNK = 256
@@ -109,30 +107,6 @@ def parse(body: bytes, max_line_bytes: int) -> ParsedBatch:
     return batch
 
 
-def getter(path: tuple[str, ...]) -> Callable[[Row], object]:
-    """The value at a jsonpath's steps (an array column's list), or MISSING."""
-    keys = path[:-1] if path[-1] == ARRAY_STEP else path
-    if len(keys) == 1:
-        (k,) = keys
-
-        def get_one(row: Row) -> object:
-            return row.get(k, MISSING)
-
-        return get_one
-
-    def get_nested(row: Row) -> object:
-        v: object = row
-        for k in keys:
-            if v.__class__ is not dict:
-                return MISSING
-            v = v.get(k, MISSING)
-            if v is MISSING:
-                return v
-        return v
-
-    return get_nested
-
-
 def _short(v: object) -> str:
     text = orjson.dumps(v).decode() if not isinstance(v, str) else v
     return text if len(text) <= 100 else text[:97] + "..."
@@ -188,7 +162,7 @@ class Validator:
             self._plan.append(
                 (col.name, getter(col.path), scalar_check(t.base), not required, t.array, str(t))
             )
-            keys = col.path[:-1] if t.array else col.path
+            keys = col.keys
             if required and len(keys) == 1:
                 if t.base == "String":
                     strings.append(len(taken))

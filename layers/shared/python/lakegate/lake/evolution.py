@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from lakegate.config import Limits
 from lakegate.errors import InvalidRequest
-from lakegate.schema import ARRAY_STEP, Column, DataSource, infer
+from lakegate.schema import Column, DataSource, infer
 
 # As for a new data source (config.Limits' defaults): a schema never grows past these.
 MAX_COLUMNS = Limits().max_columns
@@ -30,15 +30,10 @@ class SchemaStore(Protocol):
         ...
 
 
-def _keys(column: Column) -> tuple[str, ...]:
-    path = column.path
-    return path[:-1] if path[-1] == ARRAY_STEP else path
-
-
 def _candidates(ds: DataSource, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """The rows that may hold an unknown field: a top-level key no column starts with, or an object
     under a key that columns only read inside. The common row (every key known) costs one set test."""
-    paths = [_keys(c) for c in ds.columns]
+    paths = [c.keys for c in ds.columns]
     tops = {p[0] for p in paths}
     whole = {p[0] for p in paths if len(p) == 1}  # a column takes the whole value, object or not
     nested = tops - whole
@@ -64,11 +59,11 @@ def new_columns(ds: DataSource, rows: Sequence[Mapping[str, Any]]) -> tuple[Colu
         inferred = infer(ds.name, candidates, MAX_COLUMNS, MAX_DEPTH)
     except InvalidRequest:  # no fields at all, or more than a schema may hold: nothing is added
         return ()
-    known = [_keys(c) for c in ds.columns]
+    known = [c.keys for c in ds.columns]
     names = {c.name for c in ds.columns}
     added: list[Column] = []
     for col in inferred.columns:
-        if any(_overlaps(_keys(col), k) for k in known):
+        if any(_overlaps(col.keys, k) for k in known):
             continue
         t = col.parsed_type
         name = col.name

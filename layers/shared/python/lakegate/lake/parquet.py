@@ -17,9 +17,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lakegate.column_types import ColumnType, scalar_check
-from lakegate.ingest.rows import MISSING, getter
 from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
-from lakegate.schema import ARRAY_STEP, Column, DataSource
+from lakegate.schema import MISSING, Column, DataSource, getter
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1)
@@ -350,8 +349,7 @@ def fast_table(ds: DataSource, ndjson: bytes, rows: int) -> pa.Table | None:
 
 def _keys_of(col: Column) -> str | None:
     """The top-level key a column reads, if that is all it reads (and it has no DEFAULT to fill in)."""
-    path = col.path
-    keys = path[:-1] if path[-1] == ARRAY_STEP else path
+    keys = col.keys
     return keys[0] if len(keys) == 1 and col.default is None else None
 
 
