@@ -116,7 +116,7 @@ def handler_path(body: bytes) -> Callable[[], object]:
     )
 
     def run() -> object:
-        resp = app.lambda_handler(event, stubs.Context())
+        resp = app.lambda_handler(event, stubs.context())
         assert resp["statusCode"] == 202, resp
         return resp
 

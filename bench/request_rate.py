@@ -51,7 +51,7 @@ def stubbed() -> float:
     )
 
     def one(i: int) -> object:
-        resp = app.lambda_handler(stubs.api_event(ROW % i, "name=orders"), stubs.Context())
+        resp = app.lambda_handler(stubs.api_event(ROW % i, "name=orders"), stubs.context())
         assert resp["statusCode"] == 202, resp
         return resp
 
@@ -90,7 +90,7 @@ def on_moto() -> tuple[float, float, Counter[str], Counter[str]]:
 
         def send(query: str) -> Callable[[int], object]:
             def one(i: int) -> object:
-                resp = app.lambda_handler(stubs.api_event(ROW % i, query), stubs.Context())
+                resp = app.lambda_handler(stubs.api_event(ROW % i, query), stubs.context())
                 assert resp["statusCode"] in (200, 202), resp
                 return resp
 

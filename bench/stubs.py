@@ -3,12 +3,13 @@ measured, not AWS's), and API Gateway events and a Lambda context, for the bench
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import orjson
 
 from lakegate.schema import DataSource
+from lakegate_local import apigw
+from lakegate_local.runtime import LambdaContext, fake_context
 
 TOKEN = "bench-token"
 ENV = {
@@ -105,32 +106,11 @@ def stub_aws(datasource: DataSource) -> None:
 
 
 def api_event(body: bytes, query: str, headers: dict[str, str] | None = None) -> dict[str, Any]:
-    """An HTTP API (payload 2.0) event for POST /v0/events, the body base64 as API Gateway sends it."""
-    return {
-        "version": "2.0",
-        "routeKey": "POST /v0/events",
-        "rawPath": "/v0/events",
-        "rawQueryString": query,
-        "headers": {"authorization": f"Bearer {TOKEN}"} | (headers or {}),
-        "queryStringParameters": dict(part.split("=", 1) for part in query.split("&")),
-        "requestContext": {
-            "http": {"method": "POST", "path": "/v0/events", "sourceIp": "127.0.0.1"},
-            "requestId": "bench",
-            "stage": "$default",
-        },
-        "body": base64.b64encode(body).decode(),
-        "isBase64Encoded": True,
-    }
+    """An HTTP API (payload 2.0) event for POST /v0/events, the body base64 as API Gateway sends NDJSON."""
+    sent = {"authorization": f"Bearer {TOKEN}", "content-type": "application/x-ndjson"} | (headers or {})
+    return apigw.api_event("POST", f"/v0/events?{query}", sent, body, request_id="bench")
 
 
-class Context:
-    """What powertools reads from a Lambda context."""
-
-    function_name = "bench"
-    memory_limit_in_mb = 1024
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench"
-    aws_request_id = "bench"
-
-    @staticmethod
-    def get_remaining_time_in_millis() -> int:
-        return 30_000
+def context() -> LambdaContext:
+    """A Lambda context with the function's whole timeout ahead."""
+    return fake_context("bench", "bench", timeout_seconds=30.0)

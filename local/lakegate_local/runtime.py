@@ -54,6 +54,22 @@ class LambdaContext:
         return max(0, int((self.deadline - self.clock()) * 1000))
 
 
+def fake_context(
+    function_name: str = "IngestFunction", request_id: str = "local", timeout_seconds: float = 15.0
+) -> LambdaContext:
+    """A context for a handler called directly (tests, bench): the function's whole timeout ahead."""
+    return LambdaContext(
+        function_name=function_name,
+        function_version="$LATEST",
+        invoked_function_arn=f"arn:aws:lambda:{PSEUDO.region}:{PSEUDO.account_id}:function:{function_name}",
+        memory_limit_in_mb=1024,
+        aws_request_id=request_id,
+        log_group_name=f"/aws/lambda/{function_name}",
+        log_stream_name="local",
+        deadline=time.time() + timeout_seconds,
+    )
+
+
 class LocalFunction:
     """One warm instance of a template function: imported on the first call, then kept.
 

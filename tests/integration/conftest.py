@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
 
 import boto3
 import orjson
@@ -16,24 +14,12 @@ import pytest
 from moto import mock_aws
 
 from lakegate.ingest.auth import hash_token
+from lakegate_local.apigw import api_event
+from lakegate_local.runtime import fake_context
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "lakegate-sample-admin-token"  # the token the sample events in events/ carry
 REGION = "us-east-1"
-
-
-@dataclass
-class Context:
-    """Just what powertools reads from a Lambda context."""
-
-    function_name: str = "IngestFunction"
-    function_version: str = "$LATEST"
-    memory_limit_in_mb: int = 1024
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:IngestFunction"
-    aws_request_id: str = "test-request"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 15_000
 
 
 @dataclass
@@ -62,7 +48,7 @@ class Lake:
 
     def invoke(self, event: dict[str, Any]) -> dict[str, Any]:
         self.invocations += 1
-        return self.handler(event, Context(aws_request_id=f"req-{self.invocations - 1}"))
+        return self.handler(event, fake_context(request_id=f"req-{self.invocations - 1}"))
 
     def post(
         self,
@@ -77,26 +63,8 @@ class Lake:
         h = {"content-type": "application/x-www-form-urlencoded"} | (headers or {})
         if token is not None:
             h.setdefault("authorization", f"Bearer {token}")
-        qs: dict[str, str] = {}
-        for k, v in parse_qsl(query, keep_blank_values=True):  # decoded, as API Gateway passes them
-            qs[k] = f"{qs[k]},{v}" if k in qs else v
-        event: dict[str, Any] = {
-            "version": "2.0",
-            "routeKey": f"{method} {path}",
-            "rawPath": path,
-            "rawQueryString": query,
-            "headers": h,
-            "requestContext": {
-                "http": {"method": method, "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-                "requestId": f"apigw-{len(self.events)}",
-                "stage": "$default",
-            },
-            "isBase64Encoded": bool(body),
-        }
-        if qs:
-            event["queryStringParameters"] = qs
-        if body:
-            event["body"] = base64.b64encode(body).decode()
+        target = f"{path}?{query}" if query else path
+        event = api_event(method, target, h, body, request_id=f"apigw-{len(self.events)}")
         self.events.append(event)
         return self.invoke(event)
 
@@ -187,7 +155,7 @@ def compact(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> Callable[[str], dict
     prepare_compactor(lake, monkeypatch)
 
     def run(key: str) -> dict[str, Any]:
-        context = Context(function_name="CompactorFunction", aws_request_id=f"compact-{key[-8:]}")
+        context = fake_context("CompactorFunction", request_id=f"compact-{key[-8:]}")
         result: dict[str, Any] = compactor_app.lambda_handler(object_created(lake.bucket, key), context)
         return result
 

@@ -16,6 +16,7 @@ from lakegate.aws.registry import DynamoRegistry
 from lakegate.framing import decode_records
 from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import Column, DataSource
+from lakegate_local.runtime import fake_context
 from tests.integration.compactor_env import (
     GLUE_DATABASE,
     Compact,
@@ -24,7 +25,7 @@ from tests.integration.compactor_env import (
     raw_keys,
     rows_of,
 )
-from tests.integration.conftest import REGION, ROOT, Context, Lake
+from tests.integration.conftest import REGION, ROOT, Lake
 
 CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
 MADRID = b'{"date": "2020-04-05 00:07:22", "city": "Madrid"}'
@@ -197,7 +198,7 @@ def test_s3_notification_events_with_url_encoded_keys(lake: Lake, compact: Compa
     lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=blob)
     event = {"Records": [{"s3": {"bucket": {"name": lake.bucket}, "object": {"key": "raw/with+space/obj"}}}]}
 
-    assert compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))["rows"] == 1
+    assert compactor_app.lambda_handler(event, fake_context("CompactorFunction"))["rows"] == 1
 
 
 def test_the_sample_event_for_sam_local_invoke(lake: Lake, compact: Compact) -> None:
@@ -210,7 +211,7 @@ def test_the_sample_event_for_sam_local_invoke(lake: Lake, compact: Compact) -> 
     (blob,) = lake.raw_objects()
     lake.s3.put_object(Bucket=lake.bucket, Key=event["detail"]["object"]["key"], Body=blob)
 
-    assert compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))["rows"] == 1
+    assert compactor_app.lambda_handler(event, fake_context("CompactorFunction"))["rows"] == 1
 
 
 @pytest.mark.filterwarnings("ignore:No application metrics to publish")
@@ -218,7 +219,7 @@ def test_an_event_for_another_bucket_is_refused(lake: Lake, compact: Compact) ->
     import compactor_app
 
     with pytest.raises(ValueError, match="this function compacts"):
-        compactor_app.lambda_handler(object_created("elsewhere", "raw/x"), Context())
+        compactor_app.lambda_handler(object_created("elsewhere", "raw/x"), fake_context())
 
 
 def test_a_new_field_evolves_the_schema_and_older_files_read_with_nulls(lake: Lake, compact: Compact) -> None:

@@ -16,6 +16,7 @@ from botocore.stub import Stubber
 from lakegate.aws import clients
 from lakegate.framing import decode_records
 from lakegate.ingest.vayu import MAX_BODY_BYTES
+from lakegate_local.apigw import api_event
 from lakegate_local.template import load_stack
 from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 
@@ -60,20 +61,7 @@ def send(
     h = {"content-type": "application/json"} | (headers or {})
     if token is not None:
         h["authorization"] = f"Bearer {token}"
-    event: dict[str, Any] = {
-        "version": "2.0",
-        "routeKey": f"POST {path}",
-        "rawPath": path,
-        "rawQueryString": "",
-        "headers": h,
-        "requestContext": {
-            "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1"},
-            "requestId": f"apigw-{len(lake.events)}",
-            "stage": "$default",
-        },
-        "body": body.decode(),
-        "isBase64Encoded": False,
-    }
+    event = api_event("POST", path, h, body, request_id=f"apigw-{len(lake.events)}")
     lake.events.append(event)
     return lake.invoke(event)
 

@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.conftest import Context, Lake
+from lakegate_local.runtime import fake_context
+from tests.integration.conftest import Lake
 from tests.integration.deploy.iam_policy import (
     Call,
     Location,
@@ -125,7 +126,7 @@ def _compact(s3: Any, bucket: str, done: set[str]) -> None:
             "detail-type": "Object Created",
             "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
         }
-        compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))
+        compactor_app.lambda_handler(event, fake_context("CompactorFunction"))
         done.add(key)
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from lakegate_cli.main import main as cli
 from lakegate_local import cfn_yaml
-from tests.integration.conftest import Context
+from lakegate_local.runtime import fake_context
 from tests.integration.deploy.sam_stack import ROOT, STACK, Deployed, cold_start
 
 # Output -> the variable each function reads it from (template.yaml's Globals and the compactor's own).
@@ -75,7 +75,7 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     monkeypatch.setattr(app, "_app", None)
     event = orjson.loads((ROOT / "events" / "single.json").read_bytes())
     event["headers"]["authorization"] = f"Bearer {token}"
-    response = app.lambda_handler(event, Context())
+    response = app.lambda_handler(event, fake_context())
     assert response["statusCode"] == 202, response
 
     # Then its rows are in the stack's bucket under raw/, and the compactor lands them as Parquet
@@ -92,7 +92,7 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
         "detail-type": "Object Created",
         "detail": {"bucket": {"name": bucket}, "object": {"key": raw[0]}},
     }
-    compactor_app.lambda_handler(created, Context(function_name="CompactorFunction"))
+    compactor_app.lambda_handler(created, fake_context("CompactorFunction"))
     landed = [
         o["Key"]
         for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasources/events_test/").get("Contents", [])

@@ -11,9 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakegate_local.compactor_loop import MAX_ATTEMPTS, CompactorLoop
+from lakegate_local.runtime import fake_context
 from lakegate_local.template import load_function
 from tests.integration.compactor_env import prepare_compactor
-from tests.integration.conftest import ROOT, Context, Lake
+from tests.integration.conftest import ROOT, Lake
 
 CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
 
@@ -28,7 +29,7 @@ class Handler:
         import compactor_app
 
         self.events.append(event)
-        return compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))
+        return compactor_app.lambda_handler(event, fake_context("CompactorFunction"))
 
 
 class Failing:

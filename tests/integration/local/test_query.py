@@ -11,8 +11,9 @@ import pytest
 
 from lakegate_local.compactor_loop import CompactorLoop
 from lakegate_local.query import main, run
+from lakegate_local.runtime import fake_context
 from tests.integration.compactor_env import prepare_compactor
-from tests.integration.conftest import Context, Lake
+from tests.integration.conftest import Lake
 
 CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
 MADRID = b'{"date": "2020-04-05 00:07:22", "city": "Madrid", "temp": 21.5}'
@@ -22,7 +23,7 @@ class Handler:
     def invoke(self, event: dict[str, Any]) -> Any:
         import compactor_app
 
-        return compactor_app.lambda_handler(event, Context(function_name="CompactorFunction"))
+        return compactor_app.lambda_handler(event, fake_context("CompactorFunction"))
 
 
 @pytest.fixture
