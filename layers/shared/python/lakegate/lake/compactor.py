@@ -10,21 +10,17 @@ retried object claims the same refs again as their owner, so it keeps the same r
 
 from __future__ import annotations
 
-import gzip
 import time
-import zlib
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-import orjson
 import pyarrow as pa
 
 from lakegate.dedup import RefStore, deduplicate
 from lakegate.errors import InvalidRequest, StoreUnavailable
-from lakegate.framing import FramingError, RecordBody, decode_bodies
 from lakegate.lake.evolution import SchemaStore, evolve
 from lakegate.lake.expiry import expire
 from lakegate.lake.layout import (
@@ -40,7 +36,6 @@ from lakegate.lake.layout import (
 from lakegate.lake.objects import ObjectStore
 from lakegate.lake.parquet import (
     Converted,
-    QuarantineEntry,
     fast_table,
     parse_lines,
     quarantine_table,
@@ -48,29 +43,12 @@ from lakegate.lake.parquet import (
     sort_table,
     to_parquet,
 )
+from lakegate.lake.raw import Group, QuarantineEntry, UnreadableObject, group_records, read_raw
 from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
     from lakegate.lake.catalog import Catalog
-
-GZIP_MAGIC = b"\x1f\x8b"
-
-
-class UnreadableObject(Exception):
-    """A raw object that is not gzip'd or plain framing: nothing in it can be trusted to land."""
-
-
-def read_raw(blob: bytes) -> list[RecordBody]:
-    """Every record of a raw object, gzip'd (Firehose in AWS) or plain (moto): sniffed by the magic bytes."""
-    try:
-        if blob.startswith(GZIP_MAGIC):
-            blob = gzip.decompress(blob)  # handles concatenated members too
-        return list(decode_bodies(blob))
-    except (OSError, EOFError, zlib.error) as e:
-        raise UnreadableObject(f"not a readable gzip object: {e}") from e
-    except FramingError as e:
-        raise UnreadableObject(f"not lakegate framing: {e}") from e
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,43 +68,6 @@ class LandedFile:
         return to_parquet(self.table)
 
 
-@dataclass(slots=True)
-class _Group:
-    """The rows of one (workspace, data source) in a raw object, with each row's ingest facts. The rows
-    stay as their records' bytes until something needs them one by one: Arrow's reader takes them whole."""
-
-    bodies: list[bytes] = field(default_factory=list)
-    ingested_ms: list[int] = field(default_factory=list)
-    request_ids: list[str] = field(default_factory=list)
-    # Per line: its ref was claimed at ingest (wait=true, Vayu), so it lands without a claim here.
-    claimed: list[bool] = field(default_factory=list)
-    quarantined: list[QuarantineEntry] = field(default_factory=list)
-    # The schema versions the rows were checked against at ingest.
-    versions: set[int] = field(default_factory=set)
-    # The distinct ingestion times of the rows' records: one, mostly, and then every row shares a partition.
-    times: set[int] = field(default_factory=set)
-    _lines: list[bytes] | None = None
-
-    @property
-    def rows(self) -> int:
-        return len(self.ingested_ms)
-
-    @property
-    def data(self) -> bytes:
-        """The rows as NDJSON, each line ending with a newline."""
-        return self.bodies[0] if len(self.bodies) == 1 else b"".join(self.bodies)
-
-    @property
-    def lines(self) -> list[bytes]:
-        if self._lines is None:
-            self._lines = self.data.split(b"\n")[:-1]
-            if len(self._lines) != self.rows:  # the records' headers did not count their rows right
-                raise UnreadableObject(
-                    f"not lakegate framing: {len(self._lines)} rows, the headers say {self.rows}"
-                )
-        return self._lines
-
-
 def _ingestion_partitions(ms: Sequence[int]) -> list[str]:
     """Per row; worked out once per ingestion time (a record's rows share one)."""
     names: dict[int, str] = {}
@@ -139,38 +80,6 @@ def _column_partitions(ds: DataSource, table: pa.Table) -> list[str] | None:
         return None
     values: list[date | None] = table.column(scheme[1]).to_pylist()
     return [column_partition(scheme[0], v) for v in values]
-
-
-def _group(records: Sequence[RecordBody]) -> dict[tuple[str, str], _Group]:
-    groups: dict[tuple[str, str], _Group] = defaultdict(_Group)
-    for rec in records:
-        h = rec.header
-        g = groups[(h.workspace, h.datasource)]
-        # The import id is never empty: a request id, else the raw object's record time.
-        rid = h.request_id or f"ingest-{h.ingested_at_ms}"
-        if h.quarantine:
-            try:
-                rows = rec.rows()
-            except FramingError as e:
-                raise UnreadableObject(f"not lakegate framing: {e}") from e
-            g.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rows)
-        else:
-            g.versions.add(h.schema_version)
-            g.times.add(h.ingested_at_ms)
-            g.bodies.append(rec.data)
-            g.ingested_ms.extend([h.ingested_at_ms] * rec.count)
-            g.request_ids.extend([rid] * rec.count)
-            g.claimed.extend([h.deduplicated] * rec.count)
-    return groups
-
-
-def _quarantine_entry(row: bytes, rid: str, ms: int) -> QuarantineEntry:
-    """A `q=1` row (framing.quarantine_row); one that is not such an object is kept whole, said so."""
-    try:
-        obj = orjson.loads(row)
-        return QuarantineEntry(str(obj["line"]), str(obj["column"]), str(obj["error"]), rid, ms)
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return QuarantineEntry(row.decode("utf-8", "replace"), "", "unreadable quarantine entry", rid, ms)
 
 
 def _split(
@@ -201,7 +110,7 @@ def _split(
     return files
 
 
-def _convert(schemas: SchemaStore, workspace: str, ds: DataSource, g: _Group) -> tuple[DataSource, Converted]:
+def _convert(schemas: SchemaStore, workspace: str, ds: DataSource, g: Group) -> tuple[DataSource, Converted]:
     """The schema the rows land with, and the rows. Rows checked at ingest against this very schema go
     through Arrow's reader in one C++ pass; any other group (or one Arrow cannot vouch for) is parsed
     here, may evolve the schema, and converts row by row."""
@@ -233,7 +142,7 @@ def _drop_landed_refs(
     now: float,
     workspace: str,
     ds: DataSource,
-    g: _Group,
+    g: Group,
     converted: Converted,
 ) -> tuple[pa.Table, list[int]]:
     """The converted rows minus those whose ref another request or object holds (or an earlier row of
@@ -267,7 +176,7 @@ def compact(
     With `refs`, rows whose dedup key has landed already (claimed at `now`) are dropped."""
     files: list[LandedFile] = []
     duplicates = 0
-    for (workspace, name), g in _group(read_raw(blob)).items():
+    for (workspace, name), g in group_records(read_raw(blob)).items():
         ds = schemas.get(workspace, name)
         quarantined = list(g.quarantined)
         if ds is None:

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from lakegate.column_types import ColumnType, scalar_check
 from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.lake.raw import QuarantineEntry
 from lakegate.schema import MISSING, Column, DataSource, getter
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -371,17 +372,6 @@ def rows_to_table(
         mask = pa.array([i not in errors for i in range(len(lines))], type=pa.bool_())
         table = table.filter(mask)
     return Converted(table, kept, [errors[i] for i in sorted(errors)])
-
-
-@dataclass(frozen=True, slots=True)
-class QuarantineEntry:
-    """A row bound for `<name>_quarantine`: the original line and why, with where it came from."""
-
-    line: str
-    column: str
-    error: str
-    import_id: str
-    inserted_ms: int
 
 
 def quarantine_table(ds: DataSource | None, entries: Sequence[QuarantineEntry]) -> pa.Table:

@@ -38,7 +38,7 @@ from lakegate.ingest.vayu import (
 from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
 from lakegate.schema import Column, DataSource
 
-from .fakes import FakeClock, FakeSleep, make_token
+from ..fakes import FakeClock, FakeSleep, make_token
 
 WS = "ws1"
 TARGET = "events"

@@ -8,7 +8,7 @@ from lakegate.errors import RateLimited
 from lakegate.ingest.rate_limits import Decision, Scope, check, scopes_for
 from lakegate.memory import MemoryRateLimiter
 
-from .fakes import make_token
+from ..fakes import make_token
 
 
 def test_scopes_are_data_source_then_workspace_with_defaults() -> None:

@@ -8,7 +8,7 @@ from lakegate.ingest.auth import APPEND, hash_token
 from lakegate.ingest.tokens import CachedTokenStore
 from lakegate.memory import MemoryTokenStore
 
-from .fakes import FakeClock, make_token
+from ..fakes import FakeClock, make_token
 
 TOKEN = make_token(APPEND, plain="p.one")
 

@@ -15,7 +15,7 @@ from lakegate.ingest.registry import CachedRegistry
 from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
 from lakegate.schema import Column, DataSource
 
-from .fakes import FakeClock, FakeSleep, make_token
+from ..fakes import FakeClock, FakeSleep, make_token
 
 WS = "ws1"
 NAME = "events_test"

@@ -11,7 +11,7 @@ from lakegate.framing import Record
 from lakegate.ingest.delivery import Delivery, deliver
 from lakegate.memory import MemorySink
 
-from .fakes import FakeClock, FakeSleep
+from ..fakes import FakeClock, FakeSleep
 
 RECORDS = [Record(b"rec-0", 2), Record(b"rec-1", 3), Record(b"rec-2", 4)]
 

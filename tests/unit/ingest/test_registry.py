@@ -6,7 +6,7 @@ from lakegate.ingest.registry import CachedRegistry
 from lakegate.memory import MemoryRegistry
 from lakegate.schema import Column, DataSource
 
-from .fakes import FakeClock
+from ..fakes import FakeClock
 
 FIRST = DataSource("events", (Column("city", "String", "$.city"),))
 SECOND = DataSource("events", (Column("city", "Int64", "$.city"),))

@@ -9,7 +9,7 @@ from lakegate.ingest.admission import Admission
 from lakegate.memory import MemoryRateLimiter, MemoryRegistry, MemoryTokenStore
 from lakegate.schema import Column, DataSource
 
-from .fakes import FakeClock, make_token
+from ..fakes import FakeClock, make_token
 
 TOKEN = make_token("ADMIN", plain="secret")
 ELSEWHERE = make_token("ADMIN", cluster="us-1", plain="elsewhere")

@@ -20,7 +20,7 @@ from lakegate.ingest.auth import (
     token_from_request,
 )
 
-from .fakes import make_token
+from ..fakes import make_token
 
 NOW = 1_700_000_000.0
 CLUSTER = "eu-1"

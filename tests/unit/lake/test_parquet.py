@@ -12,7 +12,6 @@ import pytest
 from lakegate.column_types import parse_type
 from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.lake.parquet import (
-    QuarantineEntry,
     arrow_schema,
     arrow_type,
     fast_table,
@@ -21,6 +20,7 @@ from lakegate.lake.parquet import (
     sort_table,
     to_parquet,
 )
+from lakegate.lake.raw import QuarantineEntry
 from lakegate.schema import Column, DataSource
 
 NOW = 1_700_000_000_123  # 2023-11-14 22:13:20.123 UTC

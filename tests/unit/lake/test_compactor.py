@@ -12,7 +12,7 @@ import pytest
 
 from lakegate.dedup import Claim
 from lakegate.framing import RecordHeader, frame_rows, quarantine_row
-from lakegate.lake.compactor import Compactor, UnreadableObject, compact, owner_of, read_raw
+from lakegate.lake.compactor import Compactor, compact, owner_of
 from lakegate.lake.layout import (
     ERROR,
     ERROR_COLUMN,
@@ -23,6 +23,7 @@ from lakegate.lake.layout import (
     ingestion_partition,
     part_key,
 )
+from lakegate.lake.raw import UnreadableObject, read_raw
 from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry
 from lakegate.schema import Column, DataSource
 
