@@ -33,7 +33,7 @@ CODE_TYPES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVer
 
 def transform() -> dict[str, Any]:
     """template.yaml through the SAM translator, code locations replaced as `sam package` does."""
-    reason = "aws-sam-translator is not installed (pin aws-sam-translator==1.103.0, the SAM CLI 1.148 one)"
+    reason = "aws-sam-translator is not installed (pin aws-sam-translator as requirements-sam.txt does)"
     translator = pytest.importorskip("samtranslator.translator.translator", reason=reason)
     parser = pytest.importorskip("samtranslator.parser.parser", reason=reason)
     template = cfn_yaml.load(ROOT / "template.yaml")
