@@ -40,7 +40,9 @@ def _service() -> tuple[str, Compactor]:
         bucket = _required("LAKE_BUCKET")
         # Uncached on purpose: a stale schema would land rows without their newest columns.
         registry = DynamoRegistry(_required("DATASOURCES_TABLE"), clients.dynamodb())
-        catalog = GlueCatalog(_required("GLUE_DATABASE"), bucket, clients.glue())
+        catalog = GlueCatalog(
+            _required("GLUE_DATABASE"), bucket, clients.glue(), _required("PARTITION_PROJECTION_START")
+        )
         # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
         refs = DynamoRefStore(_required("REFS_TABLE"), clients.dynamodb())
         _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog, refs))

@@ -58,6 +58,9 @@ def test_functions_are_given_the_stack_resource_names(stack: Deployed) -> None:
     assert compactor["DATASOURCES_TABLE"] == stack.outputs["DataSourcesTableName"]
     streams = stack.session.client("firehose").list_delivery_streams()["DeliveryStreamNames"]
     assert ingest["DELIVERY_STREAM"] in streams
+    template = cfn_yaml.load(ROOT / "template.yaml")
+    start = template["Parameters"]["PartitionProjectionStart"]["Default"]
+    assert compactor["PARTITION_PROJECTION_START"] == start
 
 
 def test_cli_token_ingest_compact_and_show_on_the_stack(

@@ -53,7 +53,9 @@ _BY_COLUMN = {
     "toYYYYMM": ("month", "partition_month", {"type": "date", "format": "yyyyMM", "interval.unit": "MONTHS"}),
     "toYear": ("year", "partition_year", {"type": "date", "format": "yyyy", "interval.unit": "YEARS"}),
 }
-# Projected dates run from here to now: Athena enumerates only what a query's filter keeps.
+# Projected dates run from here to now: Athena enumerates only what a query's filter keeps, and all of it
+# for a query without one. Ingestion dates start with the deployment (`projection_start`, a template
+# parameter); a data source's own date columns may hold older dates, so they start in 2000.
 _FIRST_DATE = {"yyyy-MM-dd": "2000-01-01", "yyyyMM": "200001", "yyyy": "2000"}
 
 
@@ -73,8 +75,11 @@ def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[
     return _INGESTION if scheme is None else (_BY_COLUMN[scheme[0]],)
 
 
-def table_input(ds: DataSource, bucket: str, quarantine: bool = False) -> dict[str, Any]:
-    """Glue's TableInput for a data source's Parquet (or its quarantine's)."""
+def table_input(
+    ds: DataSource, bucket: str, quarantine: bool = False, projection_start: str = _FIRST_DATE["yyyy-MM-dd"]
+) -> dict[str, Any]:
+    """Glue's TableInput for a data source's Parquet (or its quarantine's); ingestion dates are projected
+    from `projection_start` (YYYY-MM-DD)."""
     name = ds.name + (QUARANTINE_SUFFIX if quarantine else "")
     location = f"s3://{bucket}/{PREFIX}{name}/"
     if quarantine:
@@ -96,11 +101,13 @@ def table_input(ds: DataSource, bucket: str, quarantine: bool = False) -> dict[s
         "storage.location.template": location
         + "/".join(f"{folder}=${{{column}}}" for folder, column, _ in _partitions(ds, quarantine)),
     }
-    for _, column, projection in _partitions(ds, quarantine):
+    partitions = _partitions(ds, quarantine)
+    for _, column, projection in partitions:
         for key, value in projection.items():
             parameters[f"projection.{column}.{key}"] = value
         if projection["type"] == "date":
-            parameters[f"projection.{column}.range"] = f"{_FIRST_DATE[projection['format']]},NOW"
+            first = projection_start if partitions is _INGESTION else _FIRST_DATE[projection["format"]]
+            parameters[f"projection.{column}.range"] = f"{first},NOW"
     return {
         "Name": table_name(name),
         "TableType": "EXTERNAL_TABLE",
@@ -120,10 +127,13 @@ class GlueCatalog:
     """Creates or updates the two tables of a data source when its schema version is new to it.
     Versions already synced are remembered for the warm Lambda: one Glue call per new version."""
 
-    def __init__(self, database: str, bucket: str, client: Any) -> None:
+    def __init__(
+        self, database: str, bucket: str, client: Any, projection_start: str = _FIRST_DATE["yyyy-MM-dd"]
+    ) -> None:
         self._database = database
         self._bucket = bucket
         self._client = client
+        self._projection_start = projection_start
         self._synced: dict[str, int] = {}
 
     def sync(self, ds: DataSource) -> None:
@@ -131,7 +141,7 @@ class GlueCatalog:
             return
         try:
             for quarantine in (False, True):
-                self._put(table_input(ds, self._bucket, quarantine), ds.version)
+                self._put(table_input(ds, self._bucket, quarantine, self._projection_start), ds.version)
         except (ClientError, BotoCoreError) as e:
             code = (
                 e.response.get("Error", {}).get("Code", "")
