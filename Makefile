@@ -11,6 +11,7 @@ VENV := .venv
 VPY := $(VENV)/bin/python
 SAMVENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
+CHECKOVVENV := .venv-checkov
 
 .PHONY: install run query lakegate check-layers test lint lint-code lint-template bench build deploy clean
 
@@ -22,6 +23,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt layers/shared/requirem
 $(SAMVENV)/.installed: requirements-sam.txt
 	$(PYTHON) -m venv $(SAMVENV)
 	$(SAMVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+$(CHECKOVVENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
 	touch $@
 
 install: $(VENV)/.installed
@@ -49,9 +55,12 @@ lint-code: install
 	$(VPY) -m ruff format --check .
 	$(VPY) -m mypy
 
-## Offline template check: needs no credentials and no region.
-lint-template: $(SAMVENV)/.installed
+## Offline template checks, no credentials and no region: SAM's own (with cfn-lint), cfn-lint with the
+## serverless rules, checkov. The findings lakegate accepts are in README ("Template checks").
+lint-template: $(SAMVENV)/.installed $(CHECKOVVENV)/.installed
 	$(SAM) validate --lint --template template.yaml
+	$(SAMVENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 
 bench: install
 	$(VPY) bench/ingest.py
@@ -70,4 +79,4 @@ deploy: build
 	$(SAM) deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
