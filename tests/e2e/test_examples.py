@@ -1,14 +1,16 @@
-"""The project's Events API examples (tests/e2e/examples/) and README's, run as written against
-`python -m lakegate_local`.
+"""The project's Events API examples (tests/e2e/examples/), README's and the local server's own banner,
+run as written against `python -m lakegate_local`.
 
 Each example must get its status and body, and its rows must land, byte for byte, in raw Firehose objects
-in the emulated bucket; README's data-source lines must work as printed.
+in the emulated bucket; README's data-source lines and the banner's commands must work as printed.
 """
 
 from __future__ import annotations
 
 import json
+import queue
 import re
+import shutil
 import time
 import urllib.request
 from pathlib import Path
@@ -16,10 +18,12 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from tests.e2e.commands import run_documented
 from tests.e2e.examples import Example, events_examples
 from tests.e2e.local_server import REPO, LocalServer, raw_objects, run_curl, run_shell
 
 EXAMPLES = events_examples()
+BANNER_END = "Stop with Ctrl-C."
 
 
 def test_the_examples_are_read_as_intended() -> None:
@@ -95,3 +99,41 @@ def test_readme_data_source_examples_define_list_and_show(server: LocalServer) -
     assert defined["datasource"] == shown
     assert shown["engine"]["engine_ttl"] == "timestamp + toIntervalDay(60)"
     assert "page_views" in [d["name"] for d in listed["datasources"]]
+
+
+def _banner(server: LocalServer) -> list[str]:
+    """The lines the server printed after its ready line, up to the last one."""
+    lines: list[str] = []
+    while not lines or lines[-1] != BANNER_END:
+        try:
+            lines.append(server.output.get(timeout=10).rstrip("\n"))
+        except queue.Empty:
+            pytest.fail(f"no {BANNER_END!r} in the banner: {lines}")
+    return lines
+
+
+def test_the_banners_commands_work_as_printed(server: LocalServer) -> None:
+    # Given the commands the banner prints: the curl, and those that look at what landed
+    banner = _banner(server)
+    start = banner.index(next(line for line in banner if line.startswith("Send an event")))
+    curl = "\n".join(banner[start + 1 : start + 3])
+    looks = banner[start + 4 : -1]
+    assert [c.split()[0] for c in looks[:3]] == ["find", f"LAKE_DIR={server.workdir / 'lake'}", "make"]
+    assert all("python -m" not in c for c in banner), "the banner's commands run through make"
+    if shutil.which("aws") is None:
+        assert not any("aws --endpoint-url" in c for c in banner), "the AWS CLI is not installed here"
+
+    # When the curl runs as printed (it holds the host and the token), and the row is compacted
+    status, body = run_curl(curl, server)
+    assert (status, body) == (202, '{"successful_rows":1,"quarantined_rows":0}')
+    _parquet(server, "events_test")
+
+    # Then each command that looks at it succeeds, run in the repository as the banner says
+    results = {}
+    for command in looks[:3]:
+        done = run_documented(command, server.workdir)
+        assert done.returncode == 0, f"{command}\n{done.stderr}"
+        results[command.split()[0]] = done.stdout
+    assert ".parquet" in results["find"]
+    assert "Chicago\t1" in next(v for k, v in results.items() if k.startswith("LAKE_DIR="))
+    assert "events_test" in results["make"]
