@@ -37,12 +37,13 @@ run: install
 	$(VPY) -m lakegate_local
 
 ## DuckDB over the landed Parquet: make query SQL='SELECT * FROM events_test' [BUCKET=<lake bucket>]
+## Both print only what the command prints (no echo of the recipe), so their output can be captured.
 query: install
-	$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") "$(SQL)"
+	@$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") "$(SQL)"
 
 ## The admin CLI: make lakegate ARGS='--local tokens list'
 lakegate: install
-	$(VPY) -m lakegate_cli $(ARGS)
+	@$(VPY) -m lakegate_cli $(ARGS)
 
 ## Unit, integration and end-to-end tests (moto only, no AWS account).
 test: install
