@@ -2,9 +2,15 @@
 SHELL := /bin/bash
 # Without this every sam command waits on telemetry calls this network cannot make.
 export SAM_CLI_TELEMETRY := 0
-# Lambda runs python3.13: use it for the venv when this machine has a working one.
-PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
-	$$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# Lambda's Python, 3.13, wherever this machine has one: python3.13 on PATH, the `py` launcher, or a
+# pyenv install (whose shim may be on PATH yet refuse to run); its path, or empty. The layers compile
+# their .pyc with it (exported: layers/*/Makefile), and the venvs use it, else python3 (the code runs
+# on 3.11 too).
+PY313 ?= $(shell for p in python3.13 'py -3.13' \
+	$(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13*/bin/python3.13)); do \
+	$$p -c 'import sys; sys.version_info[:2] == (3, 13) and print(sys.executable)' 2>/dev/null | grep . && break; done)
+export PY313
+PYTHON ?= $(or $(PY313),python3)
 # Lambda finds the layer and the function on its path; here we put them there the same way.
 export PYTHONPATH := layers/shared/python:functions/ingest:functions/compactor:local:cli
 VENV := .venv
