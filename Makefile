@@ -6,9 +6,12 @@ export SAM_CLI_TELEMETRY := 0
 # pyenv install (whose shim may be on PATH yet refuse to run); its path, or empty. The layers compile
 # their .pyc with it (exported: layers/*/Makefile), and the venvs use it, else python3 (the code runs
 # on 3.11 too).
-PY313 ?= $(shell for p in python3.13 'py -3.13' \
+# Looked for once (`:=`), unless given (`make build PY313=...`).
+ifeq ($(origin PY313),undefined)
+PY313 := $(shell for p in python3.13 'py -3.13' \
 	$(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13*/bin/python3.13)); do \
 	$$p -c 'import sys; sys.version_info[:2] == (3, 13) and print(sys.executable)' 2>/dev/null | grep . && break; done)
+endif
 export PY313
 PYTHON ?= $(or $(PY313),python3)
 # Lambda finds the layer and the function on its path; here we put them there the same way.
