@@ -18,7 +18,8 @@ import pytest
 
 from lakegate.auth import hash_token
 from lakegate_local import aws
-from tests.e2e.commands import REPO, run_documented
+from tests.e2e.commands import run_documented
+from tests.e2e.local_server import REPO
 from tests.integration.deploy.sam_stack import REGION, deploy, transform
 
 NOT_RUN_HERE = {"make build": "CI runs it (.ci/run)", "make deploy": "needs an AWS account"}
