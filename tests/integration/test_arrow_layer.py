@@ -21,12 +21,8 @@ from tests.pins import pins
 
 ROOT = Path(__file__).resolve().parents[2]
 TRIM = ROOT / "layers" / "arrow" / "trim.py"
-# The compactor's tests: its unit tests, the Parquet conversion's, and the handler on moto.
-COMPACTOR_TESTS = [
-    "tests/unit/test_compactor.py",
-    "tests/unit/test_parquet.py",
-    "tests/integration/test_compactor.py",
-]
+# The compactor's tests: the lake side's unit tests, and the handler on moto.
+COMPACTOR_TESTS = ["tests/unit/lake", "tests/integration/test_compactor.py"]
 # Imported first, from the trimmed copy: the compactor's imports, and pyarrow.fs, which pyarrow.parquet uses.
 IMPORTS = "import pyarrow, pyarrow.parquet, pyarrow.json, pyarrow.compute, pyarrow.fs"
 CHECK = f"""
