@@ -20,7 +20,8 @@ from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import Token, hash_token
 from lakegate.lake.layout import PREFIX
-from lakegate.schema import QUARANTINE_SUFFIX, DataSource
+from lakegate.names import QUARANTINE_SUFFIX
+from lakegate.schema import DataSource
 from lakegate_cli.errors import CliError
 
 if TYPE_CHECKING:

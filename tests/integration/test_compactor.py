@@ -14,7 +14,7 @@ import pytest
 
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.framing import decode_records
-from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
+from lakegate.names import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import Column, DataSource
 from lakegate_local.runtime import fake_context
 from tests.integration.compactor_env import (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lakegate.column_types import ColumnType, UnknownType, infer_scalar, parse_type, scalar_check, widen
+from lakegate.column_types import ColumnType, UnknownType, infer_scalar, parse_type, widen
+from lakegate.values import scalar_check
 
 INTS = ["Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64"]
 
@@ -23,7 +24,18 @@ def test_parse_type_plain_scalars(scalar: str) -> None:
         ("DateTime64(6)", ColumnType("DateTime64", precision=6), "DateTime64(6)"),
         ("DateTime64", ColumnType("DateTime64", precision=3), "DateTime64(3)"),
         ("DateTime64(3, 'UTC')", ColumnType("DateTime64", precision=3), "DateTime64(3)"),
-        ("DateTime('Europe/Madrid')", ColumnType("DateTime"), "DateTime"),
+        (
+            "DateTime('Europe/Madrid')",
+            ColumnType("DateTime", zone="Europe/Madrid"),
+            "DateTime('Europe/Madrid')",
+        ),
+        (
+            "DateTime64(6, 'Europe/Madrid')",
+            ColumnType("DateTime64", precision=6, zone="Europe/Madrid"),
+            "DateTime64(6, 'Europe/Madrid')",
+        ),
+        ("DateTime('UTC')", ColumnType("DateTime"), "DateTime"),
+        ("Date32", ColumnType("Date32"), "Date32"),
         ("Nullable(String)", ColumnType("String", nullable=True), "Nullable(String)"),
         ("Nullable(DateTime64(3))", ColumnType("DateTime64", nullable=True), "Nullable(DateTime64(3))"),
         ("Array(Int32)", ColumnType("Int32", array=True), "Array(Int32)"),
@@ -42,7 +54,18 @@ def test_parse_type_wrappers(text: str, expected: ColumnType, canonical: str) ->
 
 
 @pytest.mark.parametrize(
-    "text", ["Decimal(10, 2)", "int32", "Map(String, String)", "Nullable(Foo)", "Array()", "", "Tuple(Int8)"]
+    "text",
+    [
+        "Decimal(10, 2)",
+        "int32",
+        "Map(String, String)",
+        "Nullable(Foo)",
+        "Array()",
+        "",
+        "Tuple(Int8)",
+        "DateTime(3)",
+        "DateTime64(10)",
+    ],
 )
 def test_parse_type_unknown(text: str) -> None:
     with pytest.raises(UnknownType) as info:
@@ -130,7 +153,14 @@ def test_scalar_check_numbers_booleans_strings(base: str, value: object, fits: b
         ("Date", "2020-00-10", False),
         ("Date", "2020-04-32", False),
         ("Date", "2020-4-5", False),
-        ("Date", "2020-04-05 00:05:38", False),
+        ("Date", "2020-04-05 00:05:38", True),  # the date of the instant, as Tinybird's Events API takes it
+        ("Date", "2021-02-29", False),
+        ("Date", "1969-12-31", False),  # Date holds 1970-01-01 to 2149-06-06
+        ("Date", "2149-06-06", True),
+        ("Date", "2149-06-07", False),
+        ("Date32", "1900-01-01", True),
+        ("Date32", "1899-12-31", False),
+        ("Date", "0000-01-01", False),
         ("Date", 1_586_044_800, False),
         ("DateTime", "2020-04-05 00:05:38", True),
         ("DateTime", "2020-04-05T00:05:38", True),
@@ -140,8 +170,23 @@ def test_scalar_check_numbers_booleans_strings(base: str, value: object, fits: b
         ("DateTime", "2020-13-05 00:05:38", False),
         ("DateTime", "2020-04-05 24:00:00", False),
         ("DateTime", "2020-04-05 23:60:00", False),
-        ("DateTime", "2020-04-05", False),
-        ("DateTime", "2022-10-27T11:43:02.099Z", False),
+        ("DateTime", "2020-04-05", True),  # midnight
+        ("DateTime", "2022-10-27T11:43:02.099Z", True),  # the fraction is dropped
+        ("DateTime", "2020-04-05T00:05", True),
+        ("DateTime", "2020-04-05T00:05:38 +02:00", True),
+        ("DateTime", "2020-04-05T00:05:38+02", True),
+        ("DateTime", "2020-04-05t00:05:38", False),
+        ("DateTime", "2020-04-05T00:05:38z", False),
+        ("DateTime", "1969-12-31T23:59:59Z", False),  # DateTime holds 1970 to 2106-02-07 06:28:15
+        ("DateTime", "2106-02-07T06:28:15Z", True),
+        ("DateTime", "2106-02-07T06:28:16Z", False),
+        ("DateTime", "2020/04/05 00:05:38", False),
+        ("DateTime", "1586045138", False),  # numeric strings are not epochs
+        ("DateTime", 4_294_967_295, True),
+        ("DateTime", 4_294_967_296, False),
+        ("DateTime", -1, False),
+        ("DateTime", 1e300, False),
+        ("DateTime", 9_223_372_036_854_775_807, False),
         ("DateTime", "2020-04-05 00:05:38 ", False),
         ("DateTime", 1_586_045_138, True),
         ("DateTime", 1_586_045_138.5, True),
@@ -150,9 +195,13 @@ def test_scalar_check_numbers_booleans_strings(base: str, value: object, fits: b
         ("DateTime64", "2022-10-27T11:43:02.099Z", True),
         ("DateTime64", "2020-04-05 00:05:38", True),
         ("DateTime64", "2020-04-05 00:05:38.123456789", True),
-        ("DateTime64", "2020-04-05 00:05:38.1234567890", False),
+        ("DateTime64", "2020-04-05 00:05:38.1234567890", True),  # truncated to the precision
         ("DateTime64", "2020-04-05 00:05:38.", False),
-        ("DateTime64", "2020-02-30T00:00:00.1+01:00", True),
+        ("DateTime64", "2020-02-30T00:00:00.1+01:00", False),
+        ("DateTime64", "1900-01-01T00:00:00Z", True),
+        ("DateTime64", "1899-12-31T23:59:59Z", False),
+        ("DateTime64", -1e18, False),
+        ("DateTime64", 1e18, False),
         ("DateTime64", "2020-14-05 00:05:38.1", False),
         ("DateTime64", 1_666_871_000.099, True),
     ],
@@ -174,7 +223,13 @@ def test_scalar_check_dates(base: str, value: object, fits: bool) -> None:
         (1.5, "Float64"),
         ("2020-04-05 00:05:38", "DateTime"),
         ("2020-04-05T00:05:38Z", "DateTime"),
-        ("2022-10-27T11:43:02.099Z", "DateTime64"),
+        ("2022-10-27T11:43:02.099Z", "DateTime64(3)"),
+        ("2022-10-27T11:43:02.099123Z", "DateTime64(6)"),
+        ("2022-10-27T11:43:02.1234567Z", "DateTime64(9)"),
+        ("1960-01-01", "Date32"),
+        ("1960-01-01 00:00:00", "DateTime64(3)"),
+        ("2021-02-30", "String"),
+        ("0000-01-01", "String"),
         ("2020-04-05", "Date"),
         ("2020-13-05", "String"),
         ("Chicago", "String"),
@@ -196,7 +251,9 @@ def test_infer_scalar(value: object, expected: str | None) -> None:
         ("Int64", "Float64", "Float64"),
         ("Int64", "UInt64", "Float64"),
         ("UInt64", "Float64", "Float64"),
-        ("DateTime", "DateTime64", "DateTime64"),
+        ("DateTime", "DateTime64(3)", "DateTime64(3)"),
+        ("DateTime64(3)", "DateTime64(6)", "DateTime64(6)"),
+        ("Date", "Date32", "Date32"),
         ("Int64", "String", "String"),
         ("Bool", "Int64", "String"),
         ("Date", "DateTime", "String"),

@@ -64,3 +64,80 @@ def test_bad_schemas_are_400s_that_say_why(schema: str, error: str) -> None:
 def test_the_name_follows_tinybirds_rule() -> None:
     with pytest.raises(InvalidRequest, match="Invalid Data Source name"):
         definition("bad-name", "`a` String")
+
+
+@pytest.mark.parametrize(
+    ("schema", "error"),
+    [
+        ("`a` String, `A` Int8", "Duplicated column names: A, a (names are compared case-insensitively"),
+        ("`insertion_date` DateTime", "The column name 'insertion_date' is reserved"),
+        ("`c__line` String", "The column name 'c__line' is reserved"),
+        ("`Ingestion_Date` Date", "The column name 'Ingestion_Date' is reserved"),
+        ("`d` Date DEFAULT yesterday()", "Unsupported DEFAULT yesterday() on column 'd'"),
+        ("`n` UInt8 DEFAULT -1", "Unsupported DEFAULT -1 on column 'n': the value does not fit UInt8"),
+        (
+            "`s` String DEFAULT 42",
+            "Unsupported DEFAULT 42 on column 's': a String column's default is a quoted",
+        ),
+        ("`s` String DEFAULT now()", "Unsupported DEFAULT now() on column 's': now() is a default for Date"),
+        ("`n` Int32 DEFAULT NULL", "Unsupported DEFAULT NULL on column 'n': NULL is a default for Nullable"),
+        ("`d` Date DEFAULT '2021-02-30'", "Unsupported DEFAULT '2021-02-30' on column 'd'"),
+        ("`t` Array(Int8) DEFAULT [1]", "Unsupported DEFAULT [1] on column 't'"),
+        ("`t` DateTime('Mars/Olympus')", "Unknown time zone 'Mars/Olympus' on column 't'"),
+        ("`t` Array(String) `json:$.t`", "The jsonpath of column 't' must end with [:] exactly when"),
+        ("`t` String `json:$.t[:]`", "The jsonpath of column 't' must end with [:] exactly when"),
+        ("`t` String `json:$.a[:].b`", "Invalid jsonpath '$.a[:].b'"),
+    ],
+)
+def test_what_cannot_apply_is_refused_when_defined(schema: str, error: str) -> None:
+    with pytest.raises(InvalidRequest) as e:
+        parse_schema(schema)
+    assert e.value.message.startswith(error), e.value.message
+
+
+@pytest.mark.parametrize(
+    "schema",
+    [
+        "`d` Date DEFAULT now()",
+        "`d` Date DEFAULT today()",
+        "`t` DateTime64(3) DEFAULT now64()",
+        "`t` DateTime64(6) DEFAULT now64(6)",
+        "`t` DateTime DEFAULT '2020-01-01 00:00:00'",
+        "`s` String DEFAULT 'it''s'",
+        "`n` Int8 DEFAULT -128",
+        "`f` Float32 DEFAULT 1.5e3",
+        "`b` Bool DEFAULT true",
+        "`t` Array(String) DEFAULT []",
+        "`n` Nullable(Int8) DEFAULT NULL",
+        "`t` DateTime('America/New_York')",
+        "`key` String `json:$.['[:]']`",
+    ],
+)
+def test_what_tinybird_users_write_is_accepted(schema: str) -> None:
+    assert parse_schema(schema)
+
+
+@pytest.mark.parametrize(
+    ("sorting", "partition", "error"),
+    [
+        ("tags", "", "engine_sorting_key cannot hold Array columns: tags"),
+        ("toDate(ts)", "", "engine_sorting_key names columns the schema does not have: toDate(ts)"),
+        ("ts", "toDate(times)", "Unsupported engine_partition_key 'toDate(times)'"),
+        ("ts", "toStartOfHour(ts)", "Unsupported engine_partition_key 'toStartOfHour(ts)'"),
+        ("ts", "toYYYYMM(name)", "Unsupported engine_partition_key 'toYYYYMM(name)'"),
+        ("ts", "(ts, name)", "Unsupported engine_partition_key '(ts, name)'"),
+    ],
+)
+def test_engine_settings_the_compactor_cannot_apply_are_refused(
+    sorting: str, partition: str, error: str
+) -> None:
+    schema = "`ts` DateTime64(9), `name` String, `tags` Array(String), `times` Array(DateTime)"
+    with pytest.raises(InvalidRequest) as e:
+        definition("events", schema, sorting, partition)
+    assert e.value.message.startswith(error), e.value.message
+
+
+@pytest.mark.parametrize("partition", ["", "tuple()", "ts", "toDate(ts)", "toYYYYMM(ts)", "toYear(day)"])
+def test_partition_keys_lakegate_writes_folders_for(partition: str) -> None:
+    ds = definition("events", "`ts` DateTime64(9), `day` Date32", "ts", partition)
+    assert ds.partition_key == partition

@@ -13,6 +13,7 @@ from lakegate.ingest.rows import compile_validator
 from lakegate.schema import (
     Column,
     DataSource,
+    JsonPath,
     column_name,
     format_jsonpath,
     infer,
@@ -263,17 +264,20 @@ def test_validate_name_echoes_at_most_300_characters() -> None:
 @pytest.mark.parametrize(
     ("jsonpath", "steps"),
     [
-        ("$.a", ("a",)),
-        ("$.a.b", ("a", "b")),
-        ("$.tags[:]", ("tags", "[:]")),
-        ("$.['a b'].c", ("a b", "c")),
-        ("$['a b']", ("a b",)),
-        ("$.a.['x-y'][:]", ("a", "x-y", "[:]")),
-        ("$.['a.b']", ("a.b",)),
-        ("$.['']", ("",)),
+        ("$.a", JsonPath(("a",), False)),
+        ("$.a.b", JsonPath(("a", "b"), False)),
+        ("$.tags[:]", JsonPath(("tags",), True)),
+        ("$.['a b'].c", JsonPath(("a b", "c"), False)),
+        ("$['a b']", JsonPath(("a b",), False)),
+        ("$.a.['x-y'][:]", JsonPath(("a", "x-y"), True)),
+        ("$.['a.b']", JsonPath(("a.b",), False)),
+        ("$.['']", JsonPath(("",), False)),
+        # A key that reads like the array step is a key: the field `[:]` of a row gets a column of its own.
+        ("$.['[:]']", JsonPath(("[:]",), False)),
+        ("$.['[:]'][:]", JsonPath(("[:]",), True)),
     ],
 )
-def test_parse_jsonpath(jsonpath: str, steps: tuple[str, ...]) -> None:
+def test_parse_jsonpath(jsonpath: str, steps: JsonPath) -> None:
     assert parse_jsonpath(jsonpath) == steps
 
 
@@ -282,7 +286,12 @@ def test_parse_jsonpath(jsonpath: str, steps: tuple[str, ...]) -> None:
     [
         ("a.b", "Invalid jsonpath 'a.b': it must start with '$'"),
         ("", "Invalid jsonpath '': it must start with '$'"),
-        ("$", "Invalid jsonpath '$'"),
+        ("$", "Invalid jsonpath '$': it names no key"),
+        ("$[:]", "Invalid jsonpath '$[:]': it names no key"),
+        ("$.a[:].b", "Invalid jsonpath '$.a[:].b': use $.key, $.['any key'] and [:] only at the end"),
+        ("$.a..b", "Invalid jsonpath '$.a..b': use $.key, $.['any key'] and [:] only at the end"),
+        ("$abc", "Invalid jsonpath '$abc': use $.key, $.['any key'] and [:] only at the end"),
+        ("$.a[:][:]", "Invalid jsonpath '$.a[:][:]': use $.key, $.['any key'] and [:] only at the end"),
     ],
 )
 def test_parse_jsonpath_invalid(jsonpath: str, message: str) -> None:
@@ -321,10 +330,12 @@ def test_format_jsonpath(keys: list[str], jsonpath: str) -> None:
         pytest.param(
             ("back\\",),
         ),
+        ("[:]",),
+        ("a", "[:]", "b"),
     ],
 )
 def test_jsonpath_round_trip(keys: tuple[str, ...]) -> None:
-    assert parse_jsonpath(format_jsonpath(keys)) == keys
+    assert parse_jsonpath(format_jsonpath(keys)) == JsonPath(keys, False)
 
 
 @pytest.mark.parametrize(
@@ -341,7 +352,8 @@ def test_column_name(keys: tuple[str, ...], name: str) -> None:
 def test_column_parsed_type_and_path() -> None:
     col = Column("tags", "Array(Nullable(String))", "$.meta.tags[:]")
     assert col.parsed_type == ColumnType("String", array=True)
-    assert col.path == ("meta", "tags", "[:]")
+    assert col.path == JsonPath(("meta", "tags"), True)
+    assert col.keys == ("meta", "tags")
 
 
 def test_datasource_to_dict() -> None:

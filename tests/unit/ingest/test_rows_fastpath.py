@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+from calendar import monthrange
 from collections.abc import Callable, Iterator
 from itertools import accumulate
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
-from lakegate.column_types import SCALARS, bulk_check, scalar_check
+from lakegate.column_types import SCALARS
 from lakegate.framing import MAX_RECORD_BYTES, FramingError, RecordHeader, decode_records, frame_rows
 from lakegate.ingest.rows import (
     AcceptedRows,
@@ -29,6 +30,7 @@ from lakegate.ingest.rows import (
     parse_and_check,
 )
 from lakegate.schema import Column, DataSource
+from lakegate.values import bulk_check, scalar_check
 
 Row = dict[str, Any]
 
@@ -91,8 +93,10 @@ INT_RANGES = {
 
 def _stamp(rnd: random.Random, fraction: int = 3, sep: str = "T", zone: str = "Z") -> str:
     frac = f".{rnd.randrange(10**fraction):0{fraction}d}" if fraction else ""
+    year, month = 2000 + rnd.randrange(100), rnd.randint(1, 12)
+    day = rnd.randint(1, monthrange(year, month)[1])  # real dates: 2039-02-30 fits no date type
     return (
-        f"20{rnd.randrange(100):02d}-{rnd.randint(1, 12):02d}-{rnd.randint(1, 31):02d}{sep}"
+        f"{year}-{month:02d}-{day:02d}{sep}"
         f"{rnd.randrange(24):02d}:{rnd.randrange(60):02d}:{rnd.randrange(60):02d}{frac}{zone}"
     )
 
@@ -512,8 +516,15 @@ def _values(rnd: random.Random, base: str) -> list[object]:
     if base in INT_RANGES:
         lo, hi = INT_RANGES[base]
         pool += [lo, hi, lo - 1, hi + 1, rnd.randint(lo, hi)]
-    if base in ("Date", "DateTime", "DateTime64"):
+    if base in ("Date", "Date32", "DateTime", "DateTime64"):
         pool += [*ODD_TIMES, _stamp(rnd), _stamp(rnd)[:10], _stamp(rnd, 0, " ", ""), 1_586_045_242, 15.5]
+        pool += [
+            _stamp(rnd, 6, "T", "+05:30"),
+            _stamp(rnd, 9, " ", "-0800"),
+            "1969-12-31",
+            "2106-02-07 06:28:16",
+        ]
+        pool += ["1900-01-01", "2299-12-31", "2149-06-07", "0000-01-01", -1, 2**32, 10**12, -(10**10)]
     return pool
 
 

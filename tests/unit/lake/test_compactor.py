@@ -13,18 +13,10 @@ import pytest
 from lakegate.dedup import Claim
 from lakegate.framing import RecordHeader, frame_rows, quarantine_row
 from lakegate.lake.compactor import Compactor, compact, owner_of
-from lakegate.lake.layout import (
-    ERROR,
-    ERROR_COLUMN,
-    IMPORT_ID,
-    INSERTION_DATE,
-    LINE,
-    error_key,
-    ingestion_partition,
-    part_key,
-)
+from lakegate.lake.layout import error_key, ingestion_partition, part_key
 from lakegate.lake.raw import UnreadableObject, read_raw
 from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry
+from lakegate.names import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import Column, DataSource
 
 T0 = int(datetime(2026, 11, 23, 20, 5, 1, tzinfo=UTC).timestamp() * 1000)

@@ -10,17 +10,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakegate.column_types import parse_type
-from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
-from lakegate.lake.parquet import (
-    arrow_schema,
-    arrow_type,
-    fast_table,
-    quarantine_table,
-    rows_to_table,
-    sort_table,
-    to_parquet,
-)
+from lakegate.lake.arrow_types import arrow_schema, arrow_type
+from lakegate.lake.parquet import fast_table, rows_to_table, sort_table, to_parquet
+from lakegate.lake.quarantine import quarantine_table
 from lakegate.lake.raw import QuarantineEntry
+from lakegate.names import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import Column, DataSource
 
 NOW = 1_700_000_000_123  # 2023-11-14 22:13:20.123 UTC
@@ -297,7 +291,6 @@ def test_fast_table_reads_what_the_reference_reads() -> None:
         (b'"s":"a"', b'"s":{"k":1}'),  # an object for a String
         (b'"i8":-128', b'"i8":-129'),  # out of range
         (b'"d":"2020-02-29"', b'"d":"2021-02-29"'),  # no such day
-        (b'"ms":"2020-04-05T00:05:38.123Z"', b'"ms":"2020-04-05T00:05:38.1234Z"'),  # finer than the column
         (b'"s":"a",', b""),  # a required value missing
         (b',"tags":["x",null]', b""),  # a missing Array is [] to the reference
         (b'"s":"a"', b'"s":"a","new":1'),  # a field no column reads: the schema may evolve

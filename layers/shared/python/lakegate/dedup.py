@@ -17,7 +17,7 @@ from typing import Protocol
 import orjson
 
 from lakegate.errors import StoreUnavailable
-from lakegate.schema import parse_jsonpath, value_keys
+from lakegate.schema import parse_jsonpath
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +81,7 @@ def deduplicate(
     now: float,
 ) -> Deduplicated:
     """Claim every keyed row's key for `owner`; keep the rows whose key this request won."""
-    path = value_keys(parse_jsonpath(jsonpath))
+    path = parse_jsonpath(jsonpath).keys
     keys = [key_of(orjson.loads(line), path) for line in lines]
     expires = int(now) + window_seconds if window_seconds else None
     first: dict[str, int] = {}

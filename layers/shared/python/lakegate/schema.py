@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, NamedTuple
 
 from lakegate.column_types import ColumnType, infer_scalar, parse_type, widen
 from lakegate.errors import InvalidRequest
+from lakegate.names import free_name
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-ARRAY_STEP = "[:]"
 # What a getter returns for a path the row does not have (None is a JSON null).
 MISSING = object()
-# `<name>_quarantine` holds the rows of `<name>` that did not fit: a name reserved for that.
-QUARANTINE_SUFFIX = "_quarantine"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +31,13 @@ class Column:
         return parse_type(self.type)
 
     @property
-    def path(self) -> tuple[str, ...]:
+    def path(self) -> JsonPath:
         return parse_jsonpath(self.jsonpath)
 
     @property
     def keys(self) -> tuple[str, ...]:
         """The object keys that lead to the column's value (an array column's list)."""
-        return value_keys(self.path)
+        return self.path.keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,32 +110,45 @@ def validate_name(name: str | None) -> str:
     return name
 
 
-def parse_jsonpath(jsonpath: str) -> tuple[str, ...]:
-    """`$.a.b`, `$.['a b'].c` and `$.tags[:]` into the steps ('a', 'b') / ('a b', 'c') / ('tags', '[:]')."""
+class JsonPath(NamedTuple):
+    """Where a column's value sits in a row: the keys that lead to it, and whether it is an array (a final
+    `[:]`, whose items the column holds)."""
+
+    keys: tuple[str, ...]
+    array: bool
+
+
+_STEP = re.compile(r"\.\[?'((?:[^'\\]|\\.)*)'\]|\.([^.\['\s]+)|\['((?:[^'\\]|\\.)*)'\]|(\[:\])")
+
+
+def parse_jsonpath(jsonpath: str) -> JsonPath:
+    """`$.a.b`, `$.['a b'].c` and `$.tags[:]` into (('a', 'b'), False) / (('a b', 'c'), False) /
+    (('tags',), True). A quoted key is a key whatever it reads (`$.['[:]']` is the key `[:]`); `[:]` is
+    read only at the end. Anything else is a 400 naming the jsonpath."""
     if not jsonpath.startswith("$"):
-        raise InvalidRequest(f"Invalid jsonpath '{jsonpath}': it must start with '$'")
-    steps: list[str] = []
-    for m in re.finditer(
-        r"\.\[?'((?:[^'\\]|\\.)*)'\]|\.([^.\[]+)|\[:\]|\['((?:[^'\\]|\\.)*)'\]", jsonpath[1:]
-    ):
-        if m.group(0) == ARRAY_STEP:
-            steps.append(ARRAY_STEP)
+        raise InvalidRequest(f"Invalid jsonpath '{jsonpath[:200]}': it must start with '$'")
+    keys: list[str] = []
+    array = False
+    pos = 1
+    while pos < len(jsonpath):
+        m = _STEP.match(jsonpath, pos)
+        if m is None or array:
+            raise InvalidRequest(
+                f"Invalid jsonpath '{jsonpath[:200]}': use $.key, $.['any key'] and [:] only at the end"
+            )
+        if m.group(4) is not None:
+            array = True
         else:
             quoted = m.group(1) if m.group(1) is not None else m.group(3)
-            steps.append(re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else m.group(2))
-    if not steps:
-        raise InvalidRequest(f"Invalid jsonpath '{jsonpath}'")
-    return tuple(steps)
+            keys.append(re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else m.group(2))
+        pos = m.end()
+    if not keys:
+        raise InvalidRequest(f"Invalid jsonpath '{jsonpath[:200]}': it names no key")
+    return JsonPath(tuple(keys), array)
 
 
-def value_keys(path: tuple[str, ...]) -> tuple[str, ...]:
-    """A jsonpath's steps without a final `[:]`: the keys that lead to the value (an array's list)."""
-    return path[:-1] if path and path[-1] == ARRAY_STEP else path
-
-
-def getter(path: tuple[str, ...]) -> Callable[[Mapping[str, Any]], object]:
-    """The value at a jsonpath's steps in a row (an array column's list), or MISSING."""
-    keys = value_keys(path)
+def getter(keys: tuple[str, ...]) -> Callable[[Mapping[str, Any]], object]:
+    """The value at `keys` in a row (an array column's list), or MISSING."""
     if len(keys) == 1:
         (k,) = keys
 
@@ -255,10 +266,9 @@ def infer(name: str, rows: Iterable[Mapping[str, Any]], max_columns: int, max_de
         base = s.base or "String"
         if path in parents:
             base, s.array = "String", False
-        ctype = ColumnType(base, nullable=(s.count < total or s.nulls > 0) and not s.array, array=s.array)
-        cname = column_name(path)
-        while cname in used:
-            cname += "_"
+        nullable = (s.count < total or s.nulls > 0) and not s.array
+        ctype = replace(parse_type(base), nullable=nullable, array=s.array)
+        cname = free_name(column_name(path), used)
         used.add(cname)
         jsonpath = format_jsonpath(path) + ("[:]" if s.array else "")
         columns.append(Column(cname, str(ctype), jsonpath))

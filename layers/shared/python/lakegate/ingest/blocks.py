@@ -29,11 +29,12 @@ from typing import Annotated, Any, cast
 
 import msgspec
 
-from lakegate.column_types import INT_RANGES, BulkCheck, bulk_check
-from lakegate.schema import ARRAY_STEP, DataSource
+from lakegate.column_types import INT_RANGES
+from lakegate.schema import DataSource
+from lakegate.values import FLOAT32_MAX, BulkCheck, bulk_check
 
-# Types whose values msgspec cannot fully check: column_types' bulk check runs on them after decoding.
-_CHECKED_AFTER = ("Date", "DateTime", "DateTime64", "UInt64")
+# Types whose values msgspec cannot fully check: lakegate.values' bulk check runs on them after decoding.
+_CHECKED_AFTER = ("Date", "Date32", "DateTime", "DateTime64", "UInt64")
 _Decode = Callable[[memoryview], list[Any]]
 
 
@@ -42,17 +43,19 @@ def _or_null(kind: Any) -> Any:
 
 
 def _scalar(base: str) -> Any:
-    """The msgspec type whose values all pass `scalar_check(base)`."""
+    """The msgspec type whose values all pass `scalar_check(base)` (or are checked after, _CHECKED_AFTER)."""
     if base == "UInt64":  # msgspec takes no bound beyond int64: the upper one is a bulk check after
         return Annotated[int, msgspec.Meta(ge=0)]
     if base in INT_RANGES:
         lo, hi = INT_RANGES[base]
         return Annotated[int, msgspec.Meta(ge=lo, le=hi)]
-    if base in ("Float32", "Float64"):
+    if base == "Float32":  # a larger one would land as infinity
+        return Annotated[float, msgspec.Meta(ge=-FLOAT32_MAX, le=FLOAT32_MAX)]
+    if base == "Float64":
         return float
     if base == "Bool":
         return bool | Annotated[int, msgspec.Meta(ge=0, le=1)]
-    if base == "Date":
+    if base in ("Date", "Date32"):
         return str
     if base in ("DateTime", "DateTime64"):
         return str | float  # epoch seconds; `float` takes JSON integers too
@@ -111,7 +114,7 @@ def compile_block_check(ds: DataSource) -> BlockCheck | None:
     tree: dict[str, Any] = {}  # key -> the index of the column reading it, or the tree below it
     for i, col in enumerate(ds.columns):
         path = col.keys
-        if not path or ARRAY_STEP in path:
+        if not path:
             return None
         node = tree
         for key in path[:-1]:
@@ -124,7 +127,10 @@ def compile_block_check(ds: DataSource) -> BlockCheck | None:
     if not tree:
         return None
     after: list[_After] = []
-    struct, _ = _struct(ds, tree, (), after)
+    try:
+        struct, _ = _struct(ds, tree, (), after)
+    except ValueError:  # msgspec takes no key holding a quote, a backslash or a control character
+        return None
     return BlockCheck(cast(_Decode, msgspec.json.Decoder(struct).decode_lines), after)
 
 
@@ -148,7 +154,7 @@ def _struct(
                 kind = GenericAlias(list, (_or_null(kind),))  # null items fit, as in the reference
             required = not (t.nullable or t.array or col.default is not None)
             if t.base in _CHECKED_AFTER:
-                after.append((below, t.array, bulk_check(t.base)))
+                after.append((below, t.array, bulk_check(t)))
         if required:
             fields.append((attr, kind, msgspec.field(name=key)))
         else:  # missing and null fit (and so does a missing or null object above a column)

@@ -22,17 +22,9 @@ from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
 from lakegate.ingest.registry import Registry
 from lakegate.ingest.rows import check, compile_validator, parse
+from lakegate.names import QUARANTINE_SUFFIX
 from lakegate.retention import parse_ttl
-from lakegate.schema import (
-    ARRAY_STEP,
-    MISSING,
-    QUARANTINE_SUFFIX,
-    DataSource,
-    getter,
-    infer,
-    parse_jsonpath,
-    validate_name,
-)
+from lakegate.schema import MISSING, DataSource, getter, infer, parse_jsonpath, validate_name
 
 # How many quarantined rows an analysis shows (it counts them all).
 MAX_SHOWN_QUARANTINE = 100
@@ -140,20 +132,12 @@ def defined(params: Mapping[str, str]) -> DataSource:
         params.get("engine_partition_key", ""),
         params.get("engine_ttl", ""),
     )
-    names = {c.name for c in ds.columns}
-    unknown = [k for k in ds.sorting_key if k not in names]
-    if unknown:
-        raise InvalidRequest(
-            f"engine_sorting_key names columns the schema does not have: {', '.join(unknown)}"
-        )
     parse_ttl(ds.ttl, ds)
     dedup_key = params.get("dedup_key", "").strip()
-    if dedup_key:
-        parse_jsonpath(dedup_key)
-        if ARRAY_STEP in dedup_key:
-            raise InvalidRequest(
-                f"Invalid dedup_key '{dedup_key[:200]}': it must point at one value, not an array"
-            )
+    if dedup_key and parse_jsonpath(dedup_key).array:
+        raise InvalidRequest(
+            f"Invalid dedup_key '{dedup_key[:200]}': it must point at one value, not an array"
+        )
     return replace(
         ds, dedup_key=dedup_key, dedup_window_seconds=_window(params.get("dedup_window_seconds", ""))
     )
@@ -232,7 +216,7 @@ class DataSources:
         total = len(parsed.objects) or 1
         columns = []
         for c in ds.columns:
-            get = getter(c.path)
+            get = getter(c.keys)
             present = sum(1 for row in parsed.objects if get(row) is not MISSING)
             columns.append(
                 {

@@ -24,9 +24,9 @@ from typing import Any, cast, overload
 
 import orjson
 
-from lakegate.column_types import BulkCheck, Check, bulk_check, scalar_check
 from lakegate.ingest.blocks import BlockCheck, compile_block_check
 from lakegate.schema import MISSING, DataSource, getter
+from lakegate.values import BulkCheck, Check, bulk_check, scalar_check, shown
 
 Row = dict[str, Any]
 Fault = tuple[str, str]  # (column, error text) in Tinybird's quarantine style
@@ -107,11 +107,6 @@ def parse(body: bytes, max_line_bytes: int) -> ParsedBatch:
     return batch
 
 
-def _short(v: object) -> str:
-    text = orjson.dumps(v).decode() if not isinstance(v, str) else v
-    return text if len(text) <= 100 else text[:97] + "..."
-
-
 def _non_null(values: Sequence[object]) -> Sequence[object]:
     # all() is a cheap first test: it stops at the first falsy value, and None is one.
     if all(values) or None not in values:
@@ -159,18 +154,16 @@ class Validator:
         for col in ds.columns:
             t = col.parsed_type
             required = not (t.nullable or t.array or col.default is not None)
-            self._plan.append(
-                (col.name, getter(col.path), scalar_check(t.base), not required, t.array, str(t))
-            )
+            self._plan.append((col.name, getter(col.keys), scalar_check(t), not required, t.array, str(t)))
             keys = col.keys
             if required and len(keys) == 1:
                 if t.base == "String":
                     strings.append(len(taken))
                 else:
-                    checks.append((len(taken), bulk_check(t.base)))
+                    checks.append((len(taken), bulk_check(t)))
                 taken.append(keys[0])
             elif required or t.array or t.base != "String":  # an optional String takes anything, even null
-                self._bulk.append(_BulkColumn(keys, bulk_check(t.base), required, t.array))
+                self._bulk.append(_BulkColumn(keys, bulk_check(t), required, t.array))
         self._take = _take_columns(taken)
         self._taken_checks = (strings, checks)
         # Columns read by path need the objects themselves, and so does a schema with no taken key (then
@@ -188,12 +181,12 @@ class Validator:
                 return name, f"missing value on column '{name}' of type {tname}: the column is not Nullable"
             if array:
                 if v.__class__ is not list:
-                    return name, f"value '{_short(v)}' on column '{name}' is not {tname}"
+                    return name, f"value '{shown(v)}' on column '{name}' is not {tname}"
                 for item in v:
                     if item is not None and not check(item):
-                        return name, f"value '{_short(item)}' in column '{name}' is not {tname}"
+                        return name, f"value '{shown(item)}' in column '{name}' is not {tname}"
             elif not check(v):
-                return name, f"value '{_short(v)}' on column '{name}' is not {tname}"
+                return name, f"value '{shown(v)}' on column '{name}' is not {tname}"
         return None
 
     def all_lines_fit(self, lines: Sequence[bytes]) -> bool:

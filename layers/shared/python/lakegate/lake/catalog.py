@@ -11,17 +11,15 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from lakegate.column_types import ColumnType
-from lakegate.lake.layout import (
-    COLUMN_FOLDERS,
+from lakegate.lake.layout import COLUMN_FOLDERS, INGESTION_FOLDERS, folder, partition_column, quarantine_name
+from lakegate.names import (
+    COLUMN_PARTITION_PREFIX,
     ERROR,
     ERROR_COLUMN,
     IMPORT_ID,
-    INGESTION_FOLDERS,
+    INGESTION_COLUMNS,
     INSERTION_DATE,
     LINE,
-    folder,
-    partition_column,
-    quarantine_name,
 )
 from lakegate.schema import DataSource
 
@@ -41,6 +39,7 @@ _GLUE_SCALARS = {
     "Float64": "double",
     "Bool": "boolean",
     "Date": "date",
+    "Date32": "date",
     "DateTime": "timestamp",
     "DateTime64": "timestamp",
 }
@@ -53,7 +52,7 @@ _PARQUET = {
 _INGESTION = tuple(
     zip(
         INGESTION_FOLDERS,
-        ("ingestion_date", "ingestion_hour"),
+        INGESTION_COLUMNS,
         (
             {"type": "date", "format": "yyyy-MM-dd", "interval.unit": "DAYS"},
             {"type": "integer", "range": "0,23", "digits": "2"},
@@ -67,7 +66,8 @@ _PROJECTIONS = {
     "toYear": {"type": "date", "format": "yyyy", "interval.unit": "YEARS"},
 }
 _BY_COLUMN = {
-    fn: (label, f"partition_{label}", _PROJECTIONS[fn]) for fn, (label, _) in COLUMN_FOLDERS.items()
+    fn: (label, COLUMN_PARTITION_PREFIX + label, _PROJECTIONS[fn])
+    for fn, (label, _) in COLUMN_FOLDERS.items()
 }
 # Projected dates run from here to now: Athena enumerates only what a query's filter keeps, and all of it
 # for a query without one. Ingestion dates start with the deployment (`projection_start`, a template

@@ -14,7 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -36,13 +36,14 @@ from lakegate.lake.layout import (
 from lakegate.lake.objects import ObjectStore
 from lakegate.lake.parquet import (
     Converted,
+    column_partitions,
     fast_table,
     parse_lines,
-    quarantine_table,
     rows_to_table,
     sort_table,
     to_parquet,
 )
+from lakegate.lake.quarantine import quarantine_table
 from lakegate.lake.raw import Group, QuarantineEntry, UnreadableObject, group_records, read_raw
 from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
@@ -78,8 +79,7 @@ def _column_partitions(ds: DataSource, table: pa.Table) -> list[str] | None:
     scheme = partition_column(ds)
     if scheme is None:
         return None
-    values: list[date | None] = table.column(scheme[1]).to_pylist()
-    return [column_partition(scheme[0], v) for v in values]
+    return column_partitions(table, scheme[1], scheme[0], column_partition)
 
 
 def _split(

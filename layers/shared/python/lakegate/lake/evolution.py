@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from lakegate.config import Limits
 from lakegate.errors import InvalidRequest
+from lakegate.names import free_name
 from lakegate.schema import Column, DataSource, infer
 
 # As for a new data source (config.Limits' defaults): a schema never grows past these.
@@ -66,9 +67,7 @@ def new_columns(ds: DataSource, rows: Sequence[Mapping[str, Any]]) -> tuple[Colu
         if any(_overlaps(col.keys, k) for k in known):
             continue
         t = col.parsed_type
-        name = col.name
-        while name in names:
-            name += "_"
+        name = free_name(col.name, names)
         names.add(name)
         added.append(Column(name, str(t if t.array else replace(t, nullable=True)), col.jsonpath))
     return tuple(added) if len(ds.columns) + len(added) <= MAX_COLUMNS else ()

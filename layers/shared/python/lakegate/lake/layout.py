@@ -1,6 +1,6 @@
 """The lake's layout, known here alone: prefixes, a data source's folder, partition folder names and the time
-span each holds, part and error keys, and the quarantine's own columns. Pure, and light to import (the CLI,
-the local server and the catalog read it without pyarrow)."""
+span each holds, and part and error keys (lakegate.names names the quarantine's own columns). Pure, and
+light to import (the CLI, the local server and the catalog read it without pyarrow)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import re
 from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
 
-from lakegate.schema import QUARANTINE_SUFFIX, DataSource
+from lakegate.names import QUARANTINE_SUFFIX
+from lakegate.schema import DataSource
 
 RAW_PREFIX = "raw/"
 PREFIX = "datasources/"
@@ -17,13 +18,6 @@ ERRORS_PREFIX = "errors/"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 # Hive's name for the partition of a null value; Athena, Spark and DuckDB all read it as null.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
-# Tinybird's quarantine columns, after the data source's own (each kept as text).
-LINE = "c__line"
-ERROR_COLUMN = "c__error_column"
-ERROR = "c__error"
-IMPORT_ID = "c__import_id"
-INSERTION_DATE = "insertion_date"
-QUARANTINE_COLUMNS = (LINE, ERROR_COLUMN, ERROR, IMPORT_ID, INSERTION_DATE)
 
 # The folders of the default partition: ingestion date and hour, UTC.
 INGESTION_FOLDERS = ("date", "hour")
@@ -55,9 +49,20 @@ def partition_column(ds: DataSource) -> tuple[str, str] | None:
     `toDate(col)`, `toYYYYMM(col)`, `toYear(col)`); None: by ingestion date and hour (also for any other key)."""
     m = _PARTITION_EXPR.fullmatch(ds.partition_key.strip())
     column = next((c for c in ds.columns if m and c.name == m.group(2)), None)
-    if m is None or column is None or column.parsed_type.base not in ("Date", "DateTime", "DateTime64"):
+    if m is None or column is None:
+        return None
+    t = column.parsed_type
+    if t.array or t.base not in ("Date", "Date32", "DateTime", "DateTime64"):
         return None
     return m.group(1) or "toDate", column.name
+
+
+def partition_key_applies(ds: DataSource) -> bool:
+    """Whether the compactor can apply the data source's partition key: none (`""`, `tuple()`: ingestion
+    date and hour), or `col`, `toDate(col)`, `toYYYYMM(col)`, `toYear(col)` of one of its own Date or
+    DateTime columns (not an Array)."""
+    key = ds.partition_key.strip()
+    return key in ("", "tuple()") or partition_column(ds) is not None
 
 
 def column_partition(function: str, value: date | None) -> str:

@@ -1,201 +1,33 @@
-"""Rows into Arrow and Parquet: the Arrow form of a registry schema, and JSON lines converted to it.
+"""JSON lines into Arrow tables of a data source's schema, and tables into Parquet.
 
-The schema comes from the registry only (`arrow_schema`), never restated. A row whose value cannot be
-converted (a date that does not exist, a value of the wrong type) leaves the table and is returned as
-a quarantine entry with a Tinybird-style error, so one bad row never fails its batch.
+Two ways in, one result: `rows_to_table` converts each value with lakegate.values (the conversion the
+ingest checked the rows with), and `fast_table` lets Arrow's C++ reader take a batch whole when it can
+vouch for it. A row whose value does not convert (checked against another schema version, or not at all)
+leaves the table as a quarantine entry with a Tinybird-style error, so one bad row never fails its batch.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
+import msgspec
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from lakegate.column_types import ColumnType, scalar_check
-from lakegate.lake.layout import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
-from lakegate.lake.raw import QuarantineEntry
+from lakegate.column_types import ColumnType
+from lakegate.defaults import Default, parse_default
+from lakegate.lake.arrow_types import arrow_schema
 from lakegate.schema import MISSING, Column, DataSource, getter
+from lakegate.values import BadValue, Convert, converter, raw_text, shown
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DAY = date(1970, 1, 1)
-_NOW = "now()"
-# DateTime64(p): the Arrow unit that holds p fractional digits.
-_UNITS = ((0, "s", timedelta(seconds=1)), (3, "ms", timedelta(milliseconds=1)), (6, "us", timedelta(0, 0, 1)))
-_INTS = {
-    "Int8": pa.int8(),
-    "Int16": pa.int16(),
-    "Int32": pa.int32(),
-    "Int64": pa.int64(),
-    "UInt8": pa.uint8(),
-    "UInt16": pa.uint16(),
-    "UInt32": pa.uint32(),
-    "UInt64": pa.uint64(),
-}
-
-
-def _unit(t: ColumnType) -> tuple[str, timedelta | None]:
-    """The Arrow unit of a date-time column and one tick of it (None for ns: below timedelta's µs)."""
-    if t.base == "DateTime":
-        return "s", _UNITS[0][2]
-    for digits, unit, tick in _UNITS:
-        if t.precision <= digits:
-            return unit, tick
-    return "ns", None
-
-
-def arrow_type(t: ColumnType) -> pa.DataType:
-    """The Arrow type of a Tinybird type; Nullable is the field's, not the type's."""
-    base = t.base
-    scalar: pa.DataType
-    if base == "String":
-        scalar = pa.string()
-    elif base in _INTS:
-        scalar = _INTS[base]
-    elif base == "Float32":
-        scalar = pa.float32()
-    elif base == "Float64":
-        scalar = pa.float64()
-    elif base == "Bool":
-        scalar = pa.bool_()
-    elif base == "Date":
-        scalar = pa.date32()
-    else:
-        scalar = pa.timestamp(_unit(t)[0], tz="UTC")
-    # Parquet's standard list layout names the item `element`: so do we, and the schema round-trips.
-    return pa.list_(pa.field("element", scalar)) if t.array else scalar
-
-
-def arrow_field(col: Column) -> pa.Field:
-    t = col.parsed_type
-    return pa.field(col.name, arrow_type(t), nullable=t.nullable)
-
-
-def arrow_schema(ds: DataSource) -> pa.Schema:
-    """The Arrow schema of a data source's Parquet files, in registry column order."""
-    return pa.schema([arrow_field(c) for c in ds.columns])
-
-
-def quarantine_schema(ds: DataSource | None) -> pa.Schema:
-    """`<name>_quarantine`: every column as nullable text, the original line, and Tinybird's error columns."""
-    own = [pa.field(c.name, pa.string()) for c in ds.columns] if ds else []
-    return pa.schema(
-        [
-            *own,
-            pa.field(LINE, pa.string(), nullable=False),
-            pa.field(ERROR_COLUMN, pa.list_(pa.string()), nullable=False),
-            pa.field(ERROR, pa.list_(pa.string()), nullable=False),
-            pa.field(IMPORT_ID, pa.string(), nullable=False),
-            pa.field(INSERTION_DATE, pa.timestamp("s", tz="UTC"), nullable=False),
-        ]
-    )
-
-
-class _Bad(ValueError):
-    """One value that does not convert; the converter's caller words the error."""
-
-
-def _short(v: object) -> str:
-    text = v if isinstance(v, str) else orjson.dumps(v).decode()
-    return text if len(text) <= 100 else text[:97] + "..."
-
-
-def _text(v: object) -> str:
-    # ClickHouse reads numbers, booleans, objects and arrays into String columns as their JSON text.
-    return v if v.__class__ is str else orjson.dumps(v).decode()
-
-
-def _scalar_converter(t: ColumnType) -> Callable[[object], object]:
-    """Value -> what pa.array takes for the column's Arrow type; raises _Bad when it does not fit."""
-    base = t.base
-    fits = scalar_check(base)
-    if base == "String":
-        return _text
-    if base in _INTS:
-
-        def integer(v: object) -> object:
-            if not fits(v):
-                raise _Bad
-            return v
-
-        return integer
-    if base in ("Float32", "Float64"):
-
-        def real(v: object) -> object:
-            if not fits(v):
-                raise _Bad
-            return float(v)  # type: ignore[arg-type]
-
-        return real
-    if base == "Bool":
-
-        def boolean(v: object) -> object:
-            if not fits(v):
-                raise _Bad
-            return bool(v)
-
-        return boolean
-    if base == "Date":
-
-        def day(v: object) -> object:
-            if not fits(v):
-                raise _Bad
-            try:
-                return (date.fromisoformat(v) - _EPOCH_DAY).days  # type: ignore[arg-type]
-            except ValueError as e:  # the shape of a date, not a real one (2021-02-30)
-                raise _Bad from e
-
-        return day
-    unit, tick = _unit(t)
-    per_second = {"s": 1, "ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[unit]
-
-    def moment(v: object) -> object:
-        if not fits(v):
-            raise _Bad
-        if v.__class__ is not str:  # epoch seconds, as ClickHouse reads a number into a date-time
-            return int(v) * per_second if v.__class__ is int else round(v * per_second)  # type: ignore[operator]
-        try:
-            dt = datetime.fromisoformat(v)
-        except ValueError as e:
-            raise _Bad from e
-        if dt.tzinfo is None:  # a data source's time zone is UTC
-            dt = dt.replace(tzinfo=UTC)
-        delta = dt - _EPOCH
-        if tick is None:
-            return delta // timedelta(microseconds=1) * 1000
-        return delta // tick
-
-    return moment
-
-
-def _items(v: object, convert: Callable[[object], object]) -> list[object]:
-    """An Array value converted item by item; a failing item is raised with the item, as its error names it."""
-    if v.__class__ is not list:
-        raise _Bad
-    out: list[object] = []
-    for item in v:
-        try:
-            out.append(None if item is None else convert(item))
-        except _Bad as e:
-            raise _Bad(item) from e
-    return out
-
-
-def _default(col: Column, t: ColumnType) -> object:
-    """The value a DEFAULT clause stands for: a quoted string, `now()`, or a JSON literal."""
-    text = (col.default or "").strip()
-    if text == _NOW:
-        return _NOW
-    if len(text) >= 2 and text[0] == text[-1] == "'":
-        return text[1:-1].replace("\\'", "'")
-    try:
-        return orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return text
+_EMPTY_ARRAY = Default("[]", lambda ms: [])
+_raw_items = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,21 +36,25 @@ class _Plan:
 
     name: str
     type_name: str
+    keys: tuple[str, ...]
     get: Callable[[dict[str, Any]], object]
-    convert: Callable[[object], object]
+    convert: Convert
     array: bool
     nullable: bool
-    default: object
+    string: bool
+    default: Default | None
 
 
 def _plan(col: Column) -> _Plan:
+    """Raises lakegate.defaults.BadDefault for a stored DEFAULT that cannot apply (refused when defined)."""
     t = col.parsed_type
-    default: object = MISSING
-    if col.default is not None:
-        default = _default(col, t)
-    elif t.array and not t.nullable:
-        default = []  # ClickHouse's default for a missing Array
-    return _Plan(col.name, str(t), getter(col.path), _scalar_converter(t), t.array, t.nullable, default)
+    default = parse_default(col.default, t) if col.default is not None else None
+    if default is None and t.array and not t.nullable:
+        default = _EMPTY_ARRAY  # ClickHouse's default for a missing Array
+    string = t.base == "String"
+    return _Plan(
+        col.name, str(t), col.keys, getter(col.keys), converter(t), t.array, t.nullable, string, default
+    )
 
 
 @dataclass(slots=True)
@@ -266,6 +102,42 @@ def parse_lines(lines: Sequence[bytes]) -> ParsedLines:
     return ParsedLines(rows, errors)
 
 
+def _strings(v: list[object], line: bytes, keys: tuple[str, ...]) -> list[object]:
+    """An Array(String)'s items: strings as they are, any other JSON value as the text the client sent."""
+    if all(item is None or item.__class__ is str for item in v):
+        return v
+    text = raw_text(line, keys)
+    raws = _raw_items.decode(text.encode()) if text is not None else []
+    if len(raws) != len(v):
+        raise BadValue(v)
+    return [
+        item if item is None or item.__class__ is str else bytes(raw).decode("utf-8", "replace")
+        for item, raw in zip(v, raws, strict=True)
+    ]
+
+
+def _value(plan: _Plan, v: object, line: bytes) -> object:
+    """What lands for a present, non-null value; BadValue(item) names an Array's failing item."""
+    if plan.array:
+        if v.__class__ is not list:
+            raise BadValue()
+        if plan.string:
+            return _strings(v, line, plan.keys)
+        out: list[object] = []
+        for item in v:
+            try:
+                out.append(None if item is None else plan.convert(item))
+            except BadValue as e:
+                raise BadValue(item) from e
+        return out
+    if plan.string and v.__class__ is not str:
+        text = raw_text(line, plan.keys)
+        if text is None:
+            raise BadValue()
+        return text
+    return plan.convert(v)
+
+
 def _column(
     plan: _Plan,
     rows: Sequence[dict[str, Any]],
@@ -275,83 +147,29 @@ def _column(
 ) -> list[object]:
     """One column's converted values, None in the rows that fail (recorded once, first column first)."""
     out: list[object] = []
-    convert = plan.convert
     for i, row in enumerate(rows):
         v = plan.get(row)
         if v is MISSING or v is None:
-            if plan.default is _NOW:
-                v = now[i] // 1000
-            elif plan.default is not MISSING:
-                v = plan.default
+            if plan.default is not None:
+                out.append(plan.default.value(now[i]))
             elif plan.nullable:
                 out.append(None)
-                continue
             else:
                 out.append(None)
                 if i not in errors:
                     error = f"missing value on column '{plan.name}' of type {plan.type_name}: the column is not Nullable"
                     errors[i] = RowError(i, lines[i], plan.name, error)
-                continue
+            continue
         try:
-            out.append(_items(v, convert) if plan.array else convert(v))
-        except _Bad as bad:
+            out.append(_value(plan, v, lines[i]))
+        except BadValue as bad:
             out.append(None)
             if i not in errors:
                 where = "in" if plan.array and bad.args else "on"
-                shown = bad.args[0] if plan.array and bad.args else v
-                error = f"value '{_short(shown)}' {where} column '{plan.name}' is not {plan.type_name}"
+                text = shown(bad.args[0] if plan.array and bad.args else v)
+                error = f"value '{text}' {where} column '{plan.name}' is not {plan.type_name}"
                 errors[i] = RowError(i, lines[i], plan.name, error)
     return out
-
-
-def _read_type(t: ColumnType) -> pa.DataType:
-    """What Arrow's JSON reader reads a column as: its own type, bar dates, which it reads only as text."""
-    if t.base != "Date":
-        return arrow_type(t)
-    return pa.list_(pa.field("element", pa.string())) if t.array else pa.string()
-
-
-def fast_table(ds: DataSource, ndjson: bytes, rows: int) -> pa.Table | None:
-    """`rows` lines of NDJSON as one table through Arrow's C++ JSON reader, or None when it cannot vouch
-    for every row.
-
-    Only for rows already checked at ingest against this very schema version (the caller knows): then any
-    value Arrow reads is one the reference path (`rows_to_table`) would read alike, and anything else makes
-    Arrow fail or leave a null where the schema allows none, and the caller takes the reference path. It
-    also fails on a field no column reads, so a batch that may evolve the schema never goes this way.
-    Top-level jsonpaths without DEFAULT only; a few times faster than the reference (bench/compact.py).
-    """
-    import pyarrow.json as pajson
-
-    keys = [_keys_of(c) for c in ds.columns]
-    if any(k is None for k in keys) or len(set(keys)) != len(keys) or not rows:
-        return None
-    types = [c.parsed_type for c in ds.columns]
-    read_schema = pa.schema([pa.field(k, _read_type(t)) for k, t in zip(keys, types, strict=True)])
-    options = pajson.ParseOptions(explicit_schema=read_schema, unexpected_field_behavior="error")
-    try:
-        table = pajson.read_json(
-            pa.BufferReader(ndjson),
-            read_options=pajson.ReadOptions(use_threads=False),
-            parse_options=options,
-        )
-        schema = arrow_schema(ds)
-        if table.num_rows != rows:
-            return None
-        columns = []
-        for column, f in zip(table.columns, schema, strict=True):
-            if column.null_count and not f.nullable:  # missing: no Nullable, or an Array's [] (reference)
-                return None
-            columns.append(column.cast(f.type) if column.type != f.type else column)
-        return pa.Table.from_arrays(columns, schema=schema)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        return None
-
-
-def _keys_of(col: Column) -> str | None:
-    """The top-level key a column reads, if that is all it reads (and it has no DEFAULT to fill in)."""
-    keys = col.keys
-    return keys[0] if len(keys) == 1 and col.default is None else None
 
 
 def rows_to_table(
@@ -374,28 +192,138 @@ def rows_to_table(
     return Converted(table, kept, [errors[i] for i in sorted(errors)])
 
 
-def quarantine_table(ds: DataSource | None, entries: Sequence[QuarantineEntry]) -> pa.Table:
-    """Quarantined rows with each column's value as text where the line is an object that has it."""
-    schema = quarantine_schema(ds)
-    columns: list[list[object]] = [[] for _ in (ds.columns if ds else ())]
-    getters = [getter(c.path) for c in ds.columns] if ds else []
-    for e in entries:
-        try:
-            obj = orjson.loads(e.line)
-        except orjson.JSONDecodeError:
-            obj = None
-        for values, get in zip(columns, getters, strict=True):
-            v = get(obj) if obj.__class__ is dict else MISSING
-            values.append(None if v is MISSING or v is None else _text(v))
-    arrays = [pa.array(values, type=pa.string()) for values in columns]
-    arrays += [
-        pa.array([e.line for e in entries], type=pa.string()),
-        pa.array([[e.column] for e in entries], type=pa.list_(pa.string())),
-        pa.array([[e.error] for e in entries], type=pa.list_(pa.string())),
-        pa.array([e.import_id for e in entries], type=pa.string()),
-        pa.array([e.inserted_ms // 1000 for e in entries], type=pa.timestamp("s", tz="UTC")),
-    ]
-    return pa.Table.from_arrays(arrays, schema=schema)
+# --- the fast path: Arrow's JSON reader ------------------------------------------------------------------
+_TIME_READ = ("Date", "Date32", "DateTime", "DateTime64")
+
+
+def _read_type(t: ColumnType, target: pa.DataType) -> pa.DataType:
+    """What Arrow's JSON reader reads a column as: its own type, bar dates and times, which it reads as text
+    (its own parsing takes a number as ticks and rounds as it likes: lakegate.values converts them)."""
+    if t.base not in _TIME_READ:
+        return target
+    return pa.list_(pa.field("element", pa.string())) if t.array else pa.string()
+
+
+def _time_pattern(t: ColumnType) -> str:
+    """Texts whose meaning Arrow's cast and lakegate.times agree on: a date alone, or a date-time with at
+    most the type's fraction digits (so nothing is truncated) and an offset written `Z` or `±hh:mm`."""
+    day = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    if t.base in ("Date", "Date32"):
+        return f"^{day}$"
+    fraction = f"(\\.[0-9]{{1,{t.precision}}})?" if t.base == "DateTime64" and t.precision else ""
+    return f"^{day}[T ][0-9]{{2}}:[0-9]{{2}}:[0-9]{{2}}{fraction}(Z|[+-][0-9]{{2}}:[0-9]{{2}})?$"
+
+
+def _cast_times(texts: pa.ChunkedArray, t: ColumnType, target: pa.DataType) -> pa.ChunkedArray:
+    """A column of date or time texts as `target`: Arrow's cast where every text has a shape it reads as
+    lakegate does, else each value converted by lakegate.values (BadValue if one does not fit)."""
+    plain = not t.array and not t.zone and texts.null_count == 0 and len(texts) > 0
+    if plain and pc.all(pc.match_substring_regex(texts, _time_pattern(t))).as_py():
+        if t.base in ("Date", "Date32"):
+            return texts.cast(target)
+        offsets = pc.match_substring_regex(texts, "(Z|[+-][0-9]{2}:[0-9]{2})$")
+        if pc.all(offsets).as_py():
+            return texts.cast(target)
+        if not pc.any(offsets).as_py():
+            return texts.cast(pa.timestamp(target.unit)).cast(target)
+    convert = converter(t)
+
+    def one(v: object) -> object:
+        if v is None:
+            return None
+        if t.array:
+            return [None if item is None else convert(item) for item in v]  # type: ignore[attr-defined]
+        return convert(v)
+
+    return pa.chunked_array([pa.array([one(v) for v in texts.to_pylist()], type=target)], type=target)
+
+
+def fast_table(ds: DataSource, ndjson: bytes, rows: int) -> pa.Table | None:
+    """`rows` lines of NDJSON as one table through Arrow's C++ JSON reader, or None when it cannot vouch
+    for every row.
+
+    Only for rows already checked at ingest against this very schema version (the caller knows): then every
+    value converts (lakegate.values), and Arrow reads each the same or fails, or leaves a null where the
+    schema allows none, and the caller takes the reference path. Dates and times are read as text and
+    converted here. Arrow also fails on a field no column reads, so a batch that may evolve the schema never
+    goes this way. Top-level jsonpaths without DEFAULT only; a few times faster than the reference
+    (bench/compact.py).
+    """
+    import pyarrow.json as pajson
+
+    keys = [_keys_of(c) for c in ds.columns]
+    if any(k is None for k in keys) or len(set(keys)) != len(keys) or not rows:
+        return None
+    types = [c.parsed_type for c in ds.columns]
+    schema = arrow_schema(ds)
+    read_schema = pa.schema(
+        [pa.field(k, _read_type(t, f.type)) for k, t, f in zip(keys, types, schema, strict=True)]
+    )
+    options = pajson.ParseOptions(explicit_schema=read_schema, unexpected_field_behavior="error")
+    try:
+        table = pajson.read_json(
+            pa.BufferReader(ndjson),
+            read_options=pajson.ReadOptions(use_threads=False),
+            parse_options=options,
+        )
+        if table.num_rows != rows:
+            return None
+        columns = []
+        for column, t, f in zip(table.columns, types, schema, strict=True):
+            if column.null_count and not f.nullable:  # missing: no Nullable, or an Array's [] (reference)
+                return None
+            if t.base in _TIME_READ:
+                column = _cast_times(column, t, f.type)  # noqa: PLW2901 - the column as it lands
+            columns.append(column.cast(f.type) if column.type != f.type else column)
+        return pa.Table.from_arrays(columns, schema=schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError, BadValue):
+        return None
+
+
+def _keys_of(col: Column) -> str | None:
+    """The top-level key a column reads, if that is all it reads (and it has no DEFAULT to fill in)."""
+    keys = col.keys
+    return keys[0] if len(keys) == 1 and col.default is None else None
+
+
+# --- files -------------------------------------------------------------------------------------------
+
+
+def column_partitions(
+    table: pa.Table, column: str, function: str, label: Callable[[str, date | None], str]
+) -> list[str]:
+    """The partition of each row by its own date column, under `function` (toDate, toYYYYMM, toYear), in the
+    column's time zone: computed on days since 1970 (any unit, nanoseconds too), each distinct day labelled
+    once by `label(function, day)`."""
+    values = table.column(column)
+    days: list[int | None]
+    if pa.types.is_timestamp(values.type) and values.type.tz not in (None, "UTC"):
+        days = _local_days(values, values.type.tz)
+    else:
+        if pa.types.is_timestamp(values.type):
+            values = values.cast(pa.timestamp(values.type.unit)).cast(pa.date32())
+        days = values.cast(pa.int32()).to_pylist()
+    labels: dict[int | None, str] = {}
+    for d in set(days):
+        labels[d] = label(function, None if d is None else _EPOCH_DAY + timedelta(days=d))
+    return [labels[d] for d in days]
+
+
+def _local_days(values: pa.ChunkedArray, zone: str) -> list[int | None]:
+    """Days since 1970 of each instant in `zone` (Python's tz database: pyarrow's may be missing in Lambda)."""
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    tz = ZoneInfo(zone)
+    per = {"s": 1, "ms": 1000, "us": 10**6, "ns": 10**9}[values.type.unit]
+    out: list[int | None] = []
+    for ticks in values.cast(pa.int64()).to_pylist():
+        if ticks is None:
+            out.append(None)
+        else:
+            local = datetime.fromtimestamp(ticks // per, UTC).astimezone(tz)
+            out.append((local.date() - _EPOCH_DAY).days)
+    return out
 
 
 def sort_table(table: pa.Table, sorting_key: Sequence[str]) -> pa.Table:
