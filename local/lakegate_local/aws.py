@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
-from moto.server import ThreadedMotoServer
 
 from lakegate.auth import ADMIN, hash_token
 from lakegate.tokens import DynamoTokenStore
+from lakegate_local.moto_server import MotoServer
 from lakegate_local.template import PSEUDO, Stack
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ class SessionClients:
 class LocalAws:
     """A running moto server and clients aimed at it."""
 
-    server: ThreadedMotoServer
+    server: MotoServer
     endpoint: str
 
     def _client(self, service: str) -> Any:
@@ -84,14 +84,14 @@ class LocalAws:
 def start(port: int) -> LocalAws:
     """moto on 127.0.0.1:port (0 picks a free port), reachable by any AWS client or the aws CLI."""
     if port:
-        # ThreadedMotoServer binds in its thread and would wait forever for a port it cannot
-        # have: find out here, with an error a person can act on.
+        # werkzeug answers a port it cannot have with sys.exit: find out here, with an error a
+        # person can act on.
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((HOST, port))
     # One access-log line per AWS call would bury the handler's own logs.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = ThreadedMotoServer(ip_address=HOST, port=port, verbose=False)
+    server = MotoServer(HOST, port)
     server.start()
     host, bound = server.get_host_and_port()
     return LocalAws(server, f"http://{host}:{bound}")
