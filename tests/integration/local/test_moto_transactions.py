@@ -119,7 +119,7 @@ def _run(method: Callable[..., None], items: list[dict[str, Any]], monkeypatch: 
     """One transaction on fresh tables: what the client got back, and every item of both tables after."""
     monkeypatch.setattr(DynamoDBBackend, "transact_write_items", method)
     with mock_aws():
-        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        ddb: Any = boto3.client("dynamodb", region_name="us-east-1")
         _tables(ddb)
         try:
             ddb.transact_write_items(TransactItems=items)
