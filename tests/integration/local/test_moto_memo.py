@@ -9,10 +9,10 @@ import moto.backends
 import moto.core.responses
 import pytest
 from botocore.exceptions import ClientError
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser  # type: ignore[attr-defined]
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from lakegate_local import aws, moto_memo
-from lakegate_local.moto_memo import UpdateExpressionParser
 
 TABLE = "counters"
 
@@ -67,11 +67,19 @@ def test_each_lookup_is_made_once(local_aws: aws.LocalAws, monkeypatch: pytest.M
     ddb = local_aws.dynamodb()
     _add(ddb, 100)  # the first call of a kind looks everything up
     listings: list[int] = []
-    listed = moto.backends.list_of_moto_modules
-    monkeypatch.setattr(moto.backends, "list_of_moto_modules", lambda: listings.append(1) or listed())
     parses: list[str] = []
-    parse = moto_memo.MOTO_UPDATE_EXPRESSION
-    monkeypatch.setattr(moto_memo, "MOTO_UPDATE_EXPRESSION", lambda e: parses.append(e) or parse(e))
+    listed, parse = moto.backends.list_of_moto_modules, moto_memo.MOTO_UPDATE_EXPRESSION
+
+    def listing() -> Any:
+        listings.append(1)
+        return listed()
+
+    def parsing(expression: str) -> Any:
+        parses.append(expression)
+        return parse(expression)
+
+    monkeypatch.setattr(moto.backends, "list_of_moto_modules", listing)
+    monkeypatch.setattr(moto_memo, "MOTO_UPDATE_EXPRESSION", parsing)
 
     for _ in range(5):
         _add(ddb, 100)
