@@ -12,6 +12,7 @@ from types import FrameType
 
 from lakegate_local import aws, moto_memo, moto_transactions
 from lakegate_local.compactor_loop import CompactorLoop
+from lakegate_local.instances import InstancePool
 from lakegate_local.intrinsics import TemplateError
 from lakegate_local.routing import Router
 from lakegate_local.runtime import LocalFunction, lambda_environment
@@ -38,6 +39,17 @@ def _required(env: dict[str, str], name: str) -> str:
     return env[name]
 
 
+def _instances() -> int:
+    raw = os.environ.get("INGEST_INSTANCES", "")
+    try:
+        value = int(raw) if raw else 4
+    except ValueError:
+        raise SystemExit(f"INGEST_INSTANCES must be a number of instances, got {raw!r}") from None
+    if value < 1:
+        raise SystemExit(f"INGEST_INSTANCES must be at least 1, got {raw!r}")
+    return value
+
+
 def _interval() -> float:
     raw = os.environ.get("COMPACT_INTERVAL_SECONDS", "")
     try:
@@ -49,10 +61,13 @@ def _interval() -> float:
     return value
 
 
-def _banner(api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float) -> str:
+def _banner(
+    api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float, instances: int
+) -> str:
     stream = stack.raw_stream
     return f"""{READY}: api={api} aws={endpoint} bucket={stream.bucket}
   API:          {api}  ({", ".join(r.key for r in stack.function.routes)})
+                {instances} warm instances of {stack.function.name}, one request at a time each
   AWS endpoint: {endpoint}  (moto: S3, DynamoDB, Firehose, Glue; any credentials, region us-east-1)
   Admin token:  {token}
   Bucket:       {stream.bucket}  (raw Firehose objects under {stream.listing_prefix})
@@ -70,7 +85,12 @@ Stop with Ctrl-C."""
 
 
 def _serve(
-    api: ApiServer, loop: CompactorLoop, interval: float, local_aws: aws.LocalAws, banner: str
+    api: ApiServer,
+    pool: InstancePool,
+    loop: CompactorLoop,
+    interval: float,
+    local_aws: aws.LocalAws,
+    banner: str,
 ) -> None:
     """Serve the API and run the compactor loop until SIGINT or SIGTERM, then stop both cleanly."""
     stop = threading.Event()
@@ -90,6 +110,7 @@ def _serve(
     finally:
         api.shutdown()
         api.server_close()
+        pool.close()
         # Rows accepted just before the stop still land: one last round once the loop has finished its own.
         compacting.join()
         loop.run_once()
@@ -110,7 +131,7 @@ def main() -> int:
     if not lake_bucket or not glue_database:
         print(f"template.yaml: {COMPACTOR} must set LAKE_BUCKET and GLUE_DATABASE", file=sys.stderr)
         return 1
-    interval = _interval()
+    interval, instances = _interval(), _instances()
     lake_dir = Path(os.environ.get("LAKE_DIR") or REPO / "lake").resolve()
 
     aws_port, api_port = _port("AWS_ENDPOINT_PORT", 4566), _port("PORT", 8000)
@@ -134,20 +155,22 @@ def main() -> int:
         # Both handlers share this process's environment: the compactor's own variables are added.
         for key, value in lambda_environment(compactor, local_aws.endpoint).items():
             os.environ.setdefault(key, value)
-        function = LocalFunction(stack.function)
         loop = CompactorLoop(LocalFunction(compactor), local_aws.s3(), lake_bucket, lake_dir, sys.stderr)
-        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), function)
-    except OSError as e:
-        local_aws.stop()
-        print(f"cannot serve the API on 127.0.0.1:{api_port} ({e}): set PORT", file=sys.stderr)
-        return 1
+        # Started once the environment is set: each instance's process inherits it.
+        pool = InstancePool(stack.function, instances)
     except BaseException:
         local_aws.stop()
         raise
+    try:
+        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), pool)
+    except OSError as e:
+        pool.close()
+        local_aws.stop()
+        print(f"cannot serve the API on 127.0.0.1:{api_port} ({e}): set PORT", file=sys.stderr)
+        return 1
 
-    _serve(
-        api, loop, interval, local_aws, _banner(api.url, local_aws.endpoint, token, stack, lake_dir, interval)
-    )
+    banner = _banner(api.url, local_aws.endpoint, token, stack, lake_dir, interval, instances)
+    _serve(api, pool, loop, interval, local_aws, banner)
     print("lakegate local server stopped", flush=True)
     return 0
 

@@ -36,7 +36,8 @@ class _TooLargeError(ValueError):
 
 
 class ApiServer(ThreadingHTTPServer):
-    """One thread per connection, like API Gateway's front; the function itself runs one call at a time."""
+    """One thread per connection, like API Gateway's front; `function` decides how many calls run at once
+    (the local server's InstancePool: one per warm instance)."""
 
     daemon_threads = True
 
