@@ -66,6 +66,22 @@ def test_new_raw_objects_are_compacted_once_and_mirrored(
     assert len(list((tmp_path / "datasources").rglob("*.parquet"))) == 2
 
 
+def test_partitions_the_bucket_loses_leave_the_mirror_too(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    lake.post(CHICAGO)
+    loop.run_once()
+    (path,) = (tmp_path / "datasources").rglob("*.parquet")
+    key = path.relative_to(tmp_path).as_posix()
+
+    lake.s3.delete_object(Bucket=lake.bucket, Key=key)  # as the compactor's TTL expiry deletes partitions
+    loop.run_once()
+
+    assert not path.exists()
+    assert not path.parent.exists()  # the partition's folder went with its last file
+
+
 def test_unreadable_objects_are_mirrored_under_errors(lake: Lake, handler: Handler, tmp_path: Path) -> None:
     lake.s3.put_object(Bucket=lake.bucket, Key="raw/x/bad", Body=b"garbage")
 
