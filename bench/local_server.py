@@ -11,10 +11,10 @@ Run: `python bench/local_server.py` (PYTHONPATH as in the Makefile; `--help` for
   connections that send nothing at all: when the server gives up on them;
 - the server's CPU per request (its own process: HTTP, moto, compactor; its ingest instances), and when
   every accepted row had landed in the `./lake` mirror.
-Figures are this machine's: moto's speed dominates, and the first line measures it (serial UpdateItems/s
-against the server's moto; the design notes measured ~250-315/s on these machines) so the rest can be scaled. Goals (issue 11): a
-1,000-event batch after 10,000 refs in under 3 s, the server under 1 GB; 100 req/s for a minute with
-no error but 429s.
+Figures are this machine's: moto's speed dominates, and the first line measures it (serial
+UpdateItems/s against the server's moto; the design notes measured ~250-315/s on these machines) so
+the rest can be scaled. Goals (issue 11): a 1,000-event batch after 10,000 refs in under 3 s, the
+server under 1 GB; 100 req/s for a minute with no error but 429s.
 """
 
 from __future__ import annotations
