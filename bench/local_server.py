@@ -25,6 +25,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,6 +64,7 @@ class Server:
 @contextmanager
 def local_server(workdir: Path) -> Iterator[Server]:
     """The server on free ports, its handler logs (stdout) and its own (stderr) in files."""
+    shutil.rmtree(workdir / "lake", ignore_errors=True)  # the landed-rows count reads this run's only
     env = os.environ | {
         "PORT": "0",
         "AWS_ENDPOINT_PORT": "0",

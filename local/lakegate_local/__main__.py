@@ -155,7 +155,14 @@ def main() -> int:
         # Both handlers share this process's environment: the compactor's own variables are added.
         for key, value in lambda_environment(compactor, local_aws.endpoint).items():
             os.environ.setdefault(key, value)
-        loop = CompactorLoop(LocalFunction(compactor), local_aws.s3(), lake_bucket, lake_dir, sys.stderr)
+        loop = CompactorLoop(
+            LocalFunction(compactor),
+            local_aws.s3(),
+            lake_bucket,
+            lake_dir,
+            sys.stderr,
+            raw=local_aws.objects(lake_bucket),
+        )
         # Started once the environment is set: each instance's process inherits it.
         pool = InstancePool(stack.function, instances)
     except BaseException:

@@ -77,8 +77,42 @@ class LocalAws:
     def glue(self) -> Any:
         return self._client("glue")
 
+    def objects(self, bucket: str) -> MotoObjects:
+        """A bucket of this process's moto, read directly rather than over HTTP."""
+        return MotoObjects(self.server, bucket)
+
     def stop(self) -> None:
         self.server.stop()
+
+
+@dataclass
+class MotoObjects:
+    """A bucket's keys and bytes straight from this process's moto, each read as one AWS call (under its
+    lock). Over HTTP, listing costs ~0.5 ms a key (moto's XML, botocore's parse of it and of a timestamp
+    a key) and a GetObject ~4 ms of this process's CPU, here."""
+
+    server: MotoServer
+    bucket: str
+
+    def keys(self, prefix: str) -> list[str]:
+        with self.server.lock:
+            # dict's own keys(): moto's key store copies every key's versions to iterate them.
+            return [k for k in dict.keys(self._bucket().keys) if k.startswith(prefix)]
+
+    def read(self, key: str) -> bytes:
+        with self.server.lock:
+            found = self._backend().get_object(self.bucket, key)
+            if found is None:
+                raise FileNotFoundError(f"s3://{self.bucket}/{key}")
+            return bytes(found.value)
+
+    def _backend(self) -> Any:
+        from moto.s3.models import s3_backends
+
+        return s3_backends[PSEUDO.account_id][PSEUDO.partition]
+
+    def _bucket(self) -> Any:
+        return self._backend().get_bucket(self.bucket)
 
 
 def start(port: int) -> LocalAws:

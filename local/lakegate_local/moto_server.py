@@ -25,11 +25,11 @@ class OneCallAtATime:
 
     def __init__(self, app: Wsgi) -> None:
         self._app = app
-        self._lock = threading.Lock()
+        self.lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         _read_body(environ)
-        with self._lock:
+        with self.lock:
             result = self._app(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -61,6 +61,8 @@ class MotoServer:
 
     def __init__(self, host: str, port: int) -> None:
         app = OneCallAtATime(DomainDispatcherApplication(create_backend_app))
+        # Held by every AWS call; whoever touches moto's backends in this process directly holds it too.
+        self.lock = app.lock
         # Binds now: werkzeug answers a busy port with sys.exit, so callers check the port first.
         self._server: BaseWSGIServer = make_server(
             host, port, app, threaded=True, request_handler=_RequestHandler

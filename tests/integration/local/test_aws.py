@@ -83,3 +83,17 @@ def test_a_client_slow_to_send_holds_no_one_else(local_aws: aws.LocalAws) -> Non
         started = time.monotonic()
         assert local_aws.dynamodb().list_tables()["TableNames"]
         assert time.monotonic() - started < 5
+
+
+def test_a_bucket_read_straight_from_moto(local_aws: aws.LocalAws, stack: Stack) -> None:
+    bucket = stack.raw_stream.bucket
+    s3 = local_aws.s3()
+    for key in ("raw/direct/a", "raw/direct/b", "elsewhere/c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"\x00bytes of " + key.encode())
+    s3.delete_object(Bucket=bucket, Key="raw/direct/b")
+    objects = local_aws.objects(bucket)
+
+    assert objects.keys("raw/direct/") == ["raw/direct/a"]
+    assert objects.read("raw/direct/a") == b"\x00bytes of raw/direct/a"
+    with pytest.raises(FileNotFoundError):
+        objects.read("raw/direct/b")
