@@ -161,7 +161,7 @@ def main() -> int:
             lake_bucket,
             lake_dir,
             sys.stderr,
-            raw=local_aws.objects(lake_bucket),
+            objects=local_aws.objects(lake_bucket),
         )
         # Started once the environment is set: each instance's process inherits it.
         pool = InstancePool(stack.function, instances)

@@ -87,17 +87,17 @@ class LocalAws:
 
 @dataclass
 class MotoObjects:
-    """A bucket's keys and bytes straight from this process's moto, each read as one AWS call (under its
-    lock). Over HTTP, listing costs ~0.5 ms a key (moto's XML, botocore's parse of it and of a timestamp
-    a key) and a GetObject ~4 ms of this process's CPU, here."""
+    """A bucket's keys and bytes straight from this process's moto (lakegate_local.mirror.Objects), each
+    read as one AWS call (under its lock). Over HTTP, listing costs ~0.5 ms a key (moto's XML, botocore's
+    parse of it and of a timestamp a key) and a GetObject ~4 ms of this process's CPU, here."""
 
     server: MotoServer
     bucket: str
 
-    def keys(self, prefix: str) -> list[str]:
+    def etags(self, prefix: str) -> dict[str, str]:
         with self.server.lock:
-            # dict's own keys(): moto's key store copies every key's versions to iterate them.
-            return [k for k in dict.keys(self._bucket().keys) if k.startswith(prefix)]
+            # dict's own items(): moto's key store copies itself to iterate; a key's newest version last.
+            return {k: v[-1].etag for k, v in dict.items(self._bucket().keys) if k.startswith(prefix)}
 
     def read(self, key: str) -> bytes:
         with self.server.lock:

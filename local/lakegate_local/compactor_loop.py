@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from lakegate.compactor import error_key
-from lakegate_local.mirror import list_keys, sync
+from lakegate_local.mirror import Objects, S3Objects, sync
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,28 +38,6 @@ MAX_ATTEMPTS = 3
 
 class Invoker(Protocol):
     def invoke(self, event: dict[str, Any]) -> Any: ...
-
-
-class Objects(Protocol):
-    """Where the loop finds the raw objects and their bytes."""
-
-    def keys(self, prefix: str) -> list[str]: ...
-
-    def read(self, key: str) -> bytes: ...
-
-
-class S3Objects:
-    """A bucket through the S3 API."""
-
-    def __init__(self, s3: S3Client, bucket: str) -> None:
-        self._s3 = s3
-        self._bucket = bucket
-
-    def keys(self, prefix: str) -> list[str]:
-        return list(list_keys(self._s3, self._bucket, prefix))
-
-    def read(self, key: str) -> bytes:
-        return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
 
 
 def object_created(bucket: str, key: str) -> dict[str, Any]:
@@ -84,14 +62,15 @@ class CompactorLoop:
         bucket: str,
         mirror: Path | None,
         log: TextIO,
-        raw: Objects | None = None,
+        objects: Objects | None = None,
     ) -> None:
-        """`raw` lists and reads the raw objects (default: `s3`). Through the S3 API the listing costs
-        the server's process ~0.5 ms a key (XML both ways, a timestamp parsed a key), each round, for
-        every object of the run: the local server reads its own moto directly."""
+        """`objects` lists and reads the bucket's raw objects and what the mirror copies (default:
+        through `s3`). Through the S3 API a listing costs the server's process ~0.5 ms a key (XML both
+        ways, a timestamp parsed a key), each round, for every object of the run so far: the local
+        server reads its own moto directly."""
         self._function = function
         self._s3 = s3
-        self._raw = raw or S3Objects(s3, bucket)
+        self._objects = objects or S3Objects(s3, bucket)
         self._bucket = bucket
         self._mirror = mirror
         self._log = log
@@ -104,7 +83,7 @@ class CompactorLoop:
     def run_once(self) -> int:
         """Compact the raw objects not seen yet, then mirror; how many raw objects were compacted."""
         if not self._batches:
-            new = [k for k in sorted(self._raw.keys(RAW_PREFIX)) if k not in self._done]
+            new = [k for k in sorted(self._objects.etags(RAW_PREFIX)) if k not in self._done]
             if new:
                 self._batches.append(new)
         compacted = 0
@@ -114,7 +93,7 @@ class CompactorLoop:
                 break  # failed: the same batch again next round
             compacted += landed
         if self._mirror is not None:
-            sync(self._s3, self._bucket, self._mirror, MIRRORED_PREFIXES, self._mirrored)
+            sync(self._objects, self._mirror, MIRRORED_PREFIXES, self._mirrored)
         return compacted
 
     def _compact_first(self) -> int | None:
@@ -159,7 +138,7 @@ class CompactorLoop:
         parts: list[bytes] = []
         size = 0
         for i, raw in enumerate(keys):
-            body = self._raw.read(raw)
+            body = self._objects.read(raw)
             if parts and size + len(body) > BUFFER_BYTES:
                 self._batches[0] = keys[:i]
                 self._batches.insert(1, keys[i:])

@@ -7,10 +7,32 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+
+class Objects(Protocol):
+    """A bucket's objects: which there are (with their ETags) and their bytes."""
+
+    def etags(self, prefix: str) -> dict[str, str]: ...
+
+    def read(self, key: str) -> bytes: ...
+
+
+class S3Objects:
+    """A bucket through the S3 API."""
+
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+
+    def etags(self, prefix: str) -> dict[str, str]:
+        return list_keys(self._s3, self._bucket, prefix)
+
+    def read(self, key: str) -> bytes:
+        return self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].read()
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,21 +52,21 @@ def list_keys(s3: S3Client, bucket: str, prefix: str) -> dict[str, str]:
     return found
 
 
-def sync(s3: S3Client, bucket: str, root: Path, prefixes: Iterable[str], seen: dict[str, str]) -> Synced:
-    """Mirror `prefixes` of `bucket` under `root`; `seen` (key -> ETag) remembers what this mirror wrote.
+def sync(objects: Objects, root: Path, prefixes: Iterable[str], seen: dict[str, str]) -> Synced:
+    """Mirror `prefixes` of a bucket under `root`; `seen` (key -> ETag) remembers what this mirror wrote.
 
     Only files this mirror wrote are ever deleted: files already in `root` that it never saw (an earlier
     run's, someone's own) stay as they are.
     """
     written = deleted = 0
     for prefix in prefixes:
-        listed = list_keys(s3, bucket, prefix)
+        listed = objects.etags(prefix)
         for key, etag in listed.items():
             target = _local_path(root, key)
             if target is None or seen.get(key) == etag:
                 continue
             target.parent.mkdir(parents=True, exist_ok=True)
-            body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+            body = objects.read(key)
             # Readers never see half a file: write beside it, then rename over it.
             partial = target.with_name(f".{target.name}.partial")
             partial.write_bytes(body)

@@ -93,7 +93,9 @@ def test_a_bucket_read_straight_from_moto(local_aws: aws.LocalAws, stack: Stack)
     s3.delete_object(Bucket=bucket, Key="raw/direct/b")
     objects = local_aws.objects(bucket)
 
-    assert objects.keys("raw/direct/") == ["raw/direct/a"]
+    listed = objects.etags("raw/direct/")
+    assert list(listed) == ["raw/direct/a"]
+    assert listed == {"raw/direct/a": s3.head_object(Bucket=bucket, Key="raw/direct/a")["ETag"]}
     assert objects.read("raw/direct/a") == b"\x00bytes of raw/direct/a"
     with pytest.raises(FileNotFoundError):
         objects.read("raw/direct/b")

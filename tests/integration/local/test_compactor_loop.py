@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakegate_local import compactor_loop
-from lakegate_local.compactor_loop import BUFFER_PREFIX, MAX_ATTEMPTS, CompactorLoop, S3Objects
+from lakegate_local.compactor_loop import BUFFER_PREFIX, MAX_ATTEMPTS, CompactorLoop
+from lakegate_local.mirror import S3Objects
 from lakegate_local.template import load_function
 from tests.integration.compactor_env import prepare_compactor
 from tests.integration.conftest import ROOT, Context, Lake
@@ -191,7 +192,7 @@ def test_a_failing_round_is_retried_whole_then_given_up(lake: Lake, tmp_path: Pa
     assert len(_keys(lake, "raw/")) == 2  # kept for a replay
 
 
-def test_raw_objects_are_found_and_read_where_the_loop_is_told(
+def test_objects_are_found_and_read_where_the_loop_is_told(
     lake: Lake, handler: Handler, tmp_path: Path
 ) -> None:
     class Recording(S3Objects):
@@ -199,21 +200,23 @@ def test_raw_objects_are_found_and_read_where_the_loop_is_told(
             super().__init__(lake.s3, lake.bucket)
             self.calls: list[str] = []
 
-        def keys(self, prefix: str) -> list[str]:
-            self.calls.append(f"keys {prefix}")
-            return super().keys(prefix)
+        def etags(self, prefix: str) -> dict[str, str]:
+            self.calls.append(f"list {prefix}")
+            return super().etags(prefix)
 
         def read(self, key: str) -> bytes:
             self.calls.append(f"read {key}")
             return super().read(key)
 
-    raw = Recording()
-    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO(), raw=raw)
+    objects = Recording()
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO(), objects=objects)
     lake.post(CHICAGO)
     lake.post(CHICAGO)
 
     assert loop.run_once() == 2
-    assert raw.calls == ["keys raw/", *(f"read {k}" for k in sorted(_keys(lake, "raw/")))]
+    assert objects.calls[:3] == ["list raw/", *(f"read {k}" for k in sorted(_keys(lake, "raw/")))]
+    (parquet,) = _keys(lake, "datasources/")
+    assert objects.calls[3:] == ["list datasources/", f"read {parquet}", "list errors/"]  # the mirror
     assert _cities(tmp_path / "datasources") == ["Chicago", "Chicago"]
 
 

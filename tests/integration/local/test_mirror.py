@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lakegate_local.mirror import Synced, sync
+from lakegate_local.mirror import S3Objects, Synced, sync
 
 BUCKET = "lake"
 OLD = "datasources/ws/events/date=2020-01-01/hour=00/part-a.parquet"
@@ -31,10 +31,10 @@ def s3() -> Iterator[Any]:
 def test_new_and_changed_objects_are_copied_once(s3: Any, tmp_path: Path) -> None:
     seen: dict[str, str] = {}
 
-    assert sync(s3, BUCKET, tmp_path, ["datasources/"], seen) == Synced(3, 0)
-    assert sync(s3, BUCKET, tmp_path, ["datasources/"], seen) == Synced(0, 0)
+    assert sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen) == Synced(3, 0)
+    assert sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen) == Synced(0, 0)
     s3.put_object(Bucket=BUCKET, Key=NEW, Body=b"rewritten")
-    assert sync(s3, BUCKET, tmp_path, ["datasources/"], seen) == Synced(1, 0)
+    assert sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen) == Synced(1, 0)
 
     assert (tmp_path / NEW).read_bytes() == b"rewritten"
     assert (tmp_path / OLD).read_bytes() == OLD.encode()
@@ -43,10 +43,10 @@ def test_new_and_changed_objects_are_copied_once(s3: Any, tmp_path: Path) -> Non
 
 def test_objects_the_bucket_deleted_are_deleted_with_their_emptied_folders(s3: Any, tmp_path: Path) -> None:
     seen: dict[str, str] = {}
-    sync(s3, BUCKET, tmp_path, ["datasources/"], seen)
+    sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen)
 
     s3.delete_objects(Bucket=BUCKET, Delete={"Objects": [{"Key": OLD}, {"Key": OLD_TOO}]})  # a TTL expiry
-    assert sync(s3, BUCKET, tmp_path, ["datasources/"], seen) == Synced(0, 2)
+    assert sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen) == Synced(0, 2)
 
     assert [p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()] == [NEW]
     assert not (tmp_path / "datasources/ws/events/date=2020-01-01").exists()  # the expired day, whole
@@ -59,10 +59,10 @@ def test_files_this_mirror_never_wrote_are_left_alone(s3: Any, tmp_path: Path) -
     earlier.parent.mkdir(parents=True)
     earlier.write_bytes(b"kept")
     seen: dict[str, str] = {}
-    sync(s3, BUCKET, tmp_path, ["datasources/"], seen)
+    sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen)
 
     s3.delete_object(Bucket=BUCKET, Key=NEW)
-    sync(s3, BUCKET, tmp_path, ["datasources/"], seen)
+    sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/"], seen)
 
     assert earlier.read_bytes() == b"kept"
     assert not (tmp_path / NEW).exists()
@@ -71,10 +71,12 @@ def test_files_this_mirror_never_wrote_are_left_alone(s3: Any, tmp_path: Path) -
 def test_only_the_synced_prefixes_are_touched(s3: Any, tmp_path: Path) -> None:
     seen: dict[str, str] = {}
     s3.put_object(Bucket=BUCKET, Key="errors/raw/x", Body=b"bad")
-    sync(s3, BUCKET, tmp_path, ["datasources/", "errors/"], seen)
+    sync(S3Objects(s3, BUCKET), tmp_path, ["datasources/", "errors/"], seen)
 
     s3.delete_object(Bucket=BUCKET, Key=NEW)
-    assert sync(s3, BUCKET, tmp_path, ["errors/"], seen) == Synced(0, 0)  # datasources/ not looked at
+    assert sync(S3Objects(s3, BUCKET), tmp_path, ["errors/"], seen) == Synced(
+        0, 0
+    )  # datasources/ not looked at
 
     assert (tmp_path / NEW).exists()
     assert (tmp_path / "errors/raw/x").read_bytes() == b"bad"
@@ -85,7 +87,7 @@ def test_a_key_that_would_land_outside_the_folder_is_skipped(s3: Any, tmp_path: 
     mirror = tmp_path / "mirror"
     mirror.mkdir()
 
-    sync(s3, BUCKET, mirror, ["datasources/"], {})
+    sync(S3Objects(s3, BUCKET), mirror, ["datasources/"], {})
 
     assert not (tmp_path.parent / "escaped").exists()
     assert not (tmp_path / "escaped").exists()
