@@ -48,6 +48,11 @@ class ApiServer(ThreadingHTTPServer):
     (the local server's InstancePool: one per warm instance)."""
 
     daemon_threads = True
+    # socketserver listens with a backlog of 5: connections opened at once past that (a load test's
+    # 64 and its stalled clients) were taken seconds later, or never: the client believed it was
+    # connected while the kernel retried the handshake (bench/local_server.py: 7 of 20 idle clients
+    # still unanswered after 120 s).
+    request_queue_size = 128
 
     def __init__(
         self,
