@@ -12,8 +12,9 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from lakegate_local import aws
+from lakegate_local import aws, moto_memo, moto_transactions
 from lakegate_local.compactor_loop import CompactorLoop
+from lakegate_local.instances import InstancePool
 from lakegate_local.intrinsics import TemplateError
 from lakegate_local.routing import Router
 from lakegate_local.runtime import LocalFunction, lambda_environment
@@ -42,6 +43,17 @@ def _required(env: dict[str, str], name: str) -> str:
     return env[name]
 
 
+def _instances() -> int:
+    raw = os.environ.get("INGEST_INSTANCES", "")
+    try:
+        value = int(raw) if raw else 4
+    except ValueError:
+        raise SystemExit(f"INGEST_INSTANCES must be a number of instances, got {raw!r}") from None
+    if value < 1:
+        raise SystemExit(f"INGEST_INSTANCES must be at least 1, got {raw!r}")
+    return value
+
+
 def _interval() -> float:
     raw = os.environ.get("COMPACT_INTERVAL_SECONDS", "")
     try:
@@ -53,7 +65,9 @@ def _interval() -> float:
     return value
 
 
-def _banner(api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float) -> str:
+def _banner(
+    api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float, instances: int
+) -> str:
     """What is running and commands that work as printed: the Makefile's targets, run in the repository
     (its venv and PYTHONPATH), with this server's lake folder and endpoint when they are not the defaults."""
     stream = stack.raw_stream
@@ -69,6 +83,7 @@ def _banner(api: str, endpoint: str, token: str, stack: Stack, lake: Path, inter
     )
     return f"""{READY}: api={api} aws={endpoint} bucket={stream.bucket}
   API:          {api}  ({", ".join(r.key for r in stack.function.routes)})
+                {instances} warm instances of {stack.function.name}, one request at a time each
   AWS endpoint: {endpoint}  (moto: S3, DynamoDB, Firehose, Glue; any credentials, region us-east-1)
   Admin token:  {token}
   Bucket:       {stream.bucket}  (raw Firehose objects under {stream.listing_prefix})
@@ -85,7 +100,12 @@ Stop with Ctrl-C."""
 
 
 def _serve(
-    api: ApiServer, loop: CompactorLoop, interval: float, local_aws: aws.LocalAws, banner: str
+    api: ApiServer,
+    pool: InstancePool,
+    loop: CompactorLoop,
+    interval: float,
+    local_aws: aws.LocalAws,
+    banner: str,
 ) -> None:
     """Serve the API and run the compactor loop until SIGINT or SIGTERM, then stop both cleanly."""
     stop = threading.Event()
@@ -105,6 +125,7 @@ def _serve(
     finally:
         api.shutdown()
         api.server_close()
+        pool.close()
         # Rows accepted just before the stop still land: one last round once the loop has finished its own.
         compacting.join()
         loop.run_once()
@@ -125,10 +146,14 @@ def main() -> int:
     if not lake_bucket or not glue_database:
         print(f"template.yaml: {COMPACTOR} must set LAKE_BUCKET and GLUE_DATABASE", file=sys.stderr)
         return 1
-    interval = _interval()
+    interval, instances = _interval(), _instances()
     lake_dir = Path(os.environ.get("LAKE_DIR") or REPO / "lake").resolve()
 
     aws_port, api_port = _port("AWS_ENDPOINT_PORT", AWS_PORT), _port("PORT", 8000)
+    # Ref claims are transactions: moto's own would copy the refs table once per item of each.
+    moto_transactions.install()
+    # moto's per-call lookups, made once: ~40% of its CPU per single-row request.
+    moto_memo.install()
     try:
         local_aws = aws.start(aws_port)
     except OSError as e:
@@ -145,20 +170,29 @@ def main() -> int:
         # Both handlers share this process's environment: the compactor's own variables are added.
         for key, value in lambda_environment(compactor, local_aws.endpoint).items():
             os.environ.setdefault(key, value)
-        function = LocalFunction(stack.function)
-        loop = CompactorLoop(LocalFunction(compactor), local_aws.s3(), lake_bucket, lake_dir, sys.stderr)
-        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), function)
-    except OSError as e:
-        local_aws.stop()
-        print(f"cannot serve the API on 127.0.0.1:{api_port} ({e}): set PORT", file=sys.stderr)
-        return 1
+        loop = CompactorLoop(
+            LocalFunction(compactor),
+            local_aws.s3(),
+            lake_bucket,
+            lake_dir,
+            sys.stderr,
+            objects=local_aws.objects(lake_bucket),
+        )
+        # Started once the environment is set: each instance's process inherits it.
+        pool = InstancePool(stack.function, instances)
     except BaseException:
         local_aws.stop()
         raise
+    try:
+        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), pool)
+    except OSError as e:
+        pool.close()
+        local_aws.stop()
+        print(f"cannot serve the API on 127.0.0.1:{api_port} ({e}): set PORT", file=sys.stderr)
+        return 1
 
-    _serve(
-        api, loop, interval, local_aws, _banner(api.url, local_aws.endpoint, token, stack, lake_dir, interval)
-    )
+    banner = _banner(api.url, local_aws.endpoint, token, stack, lake_dir, interval, instances)
+    _serve(api, pool, loop, interval, local_aws, banner)
     print("lakegate local server stopped", flush=True)
     return 0
 

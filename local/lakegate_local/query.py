@@ -127,13 +127,13 @@ def render(columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> str:
 
 def fetch(bucket: str, cache: Path, client: S3Client | None = None) -> Path:
     """Copy the bucket's data sources into `cache`; the root to query."""
-    from lakegate_local.mirror import sync
+    from lakegate_local.mirror import S3Objects, sync
 
     if client is None:
         import boto3
 
         client = boto3.client("s3")
-    sync(client, bucket, cache, [f"{DATASOURCES}/"], {})
+    sync(S3Objects(client, bucket), cache, [f"{DATASOURCES}/"], {})
     return cache
 
 

@@ -1,5 +1,7 @@
 """Emulated AWS: the template's resources created in moto, and the admin token seeded by hash."""
 
+import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,3 +70,32 @@ def test_busy_port_is_an_error_not_a_hang(local_aws: aws.LocalAws) -> None:
     port = int(local_aws.endpoint.rsplit(":", 1)[1])
     with pytest.raises(OSError):
         aws.start(port)
+
+
+def test_a_client_slow_to_send_holds_no_one_else(local_aws: aws.LocalAws) -> None:
+    """AWS calls take turns (lakegate_local.moto_server), but a body is read before a call's turn."""
+    host, port = local_aws.endpoint.removeprefix("http://").rsplit(":", 1)
+    with socket.create_connection((host, int(port))) as stalled:
+        stalled.sendall(
+            b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+            b"Content-Type: application/x-amz-json-1.0\r\nContent-Length: 100\r\n\r\n{"
+        )
+        started = time.monotonic()
+        assert local_aws.dynamodb().list_tables()["TableNames"]
+        assert time.monotonic() - started < 5
+
+
+def test_a_bucket_read_straight_from_moto(local_aws: aws.LocalAws, stack: Stack) -> None:
+    bucket = stack.raw_stream.bucket
+    s3 = local_aws.s3()
+    for key in ("raw/direct/a", "raw/direct/b", "elsewhere/c"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"\x00bytes of " + key.encode())
+    s3.delete_object(Bucket=bucket, Key="raw/direct/b")
+    objects = local_aws.objects(bucket)
+
+    listed = objects.etags("raw/direct/")
+    assert list(listed) == ["raw/direct/a"]
+    assert listed == {"raw/direct/a": s3.head_object(Bucket=bucket, Key="raw/direct/a")["ETag"]}
+    assert objects.read("raw/direct/a") == b"\x00bytes of raw/direct/a"
+    with pytest.raises(FileNotFoundError):
+        objects.read("raw/direct/b")

@@ -10,7 +10,9 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from lakegate_local.compactor_loop import MAX_ATTEMPTS, CompactorLoop
+from lakegate_local import compactor_loop
+from lakegate_local.compactor_loop import BUFFER_PREFIX, MAX_ATTEMPTS, CompactorLoop
+from lakegate_local.mirror import S3Objects
 from lakegate_local.runtime import fake_context
 from lakegate_local.template import load_function
 from tests.integration.compactor_env import prepare_compactor
@@ -35,10 +37,21 @@ class Handler:
 class Failing:
     def __init__(self) -> None:
         self.calls = 0
+        self.keys: list[str] = []
 
     def invoke(self, event: dict[str, Any]) -> Any:
         self.calls += 1
+        self.keys.append(event["detail"]["object"]["key"])
         raise RuntimeError("boom")
+
+
+def _keys(lake: Lake, prefix: str) -> list[str]:
+    listed = lake.s3.list_objects_v2(Bucket=lake.bucket, Prefix=prefix)
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+def _cities(root: Path) -> list[str]:
+    return sorted(c for p in root.rglob("*.parquet") for c in pq.read_table(p).column("city").to_pylist())
 
 
 @pytest.fixture
@@ -65,6 +78,22 @@ def test_new_raw_objects_are_compacted_once_and_mirrored(
     lake.post(CHICAGO)
     assert loop.run_once() == 1
     assert len(list((tmp_path / "datasources").rglob("*.parquet"))) == 2
+
+
+def test_partitions_the_bucket_loses_leave_the_mirror_too(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    lake.post(CHICAGO)
+    loop.run_once()
+    (path,) = (tmp_path / "datasources").rglob("*.parquet")
+    key = path.relative_to(tmp_path).as_posix()
+
+    lake.s3.delete_object(Bucket=lake.bucket, Key=key)  # as the compactor's TTL expiry deletes partitions
+    loop.run_once()
+
+    assert not path.exists()
+    assert not path.parent.exists()  # the partition's folder went with its last file
 
 
 def test_unreadable_objects_are_mirrored_under_errors(lake: Lake, handler: Handler, tmp_path: Path) -> None:
@@ -111,3 +140,97 @@ def test_the_compactor_function_comes_from_the_template() -> None:
     assert function.routes == ()
     assert function.environment["LAKE_BUCKET"] == "lakegate-local-lakebucket"
     assert function.environment["DATASOURCES_TABLE"] == "lakegate-local-DataSourcesTable"
+
+
+def test_a_round_s_raw_objects_are_compacted_as_one_object(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    for city in ("Chicago", "Madrid", "Lima"):
+        lake.post(b'{"date": "2020-04-05 00:05:38", "city": "%s"}' % city.encode())
+
+    assert loop.run_once() == 3
+    assert loop.run_once() == 0
+
+    (event,) = handler.events  # one invocation, as for one object Firehose buffered
+    assert event["detail"]["object"]["key"].startswith(BUFFER_PREFIX)
+    assert _cities(tmp_path / "datasources" / "events_test") == ["Chicago", "Lima", "Madrid"]
+    assert len(list((tmp_path / "datasources").rglob("*.parquet"))) == 1
+    assert _keys(lake, BUFFER_PREFIX) == []  # gone once landed
+    assert len(_keys(lake, "raw/")) == 3  # what moto's Firehose wrote stays as it was
+
+
+def test_an_unreadable_object_in_a_round_lands_the_others(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    lake.post(CHICAGO)
+    lake.s3.put_object(Bucket=lake.bucket, Key="raw/x/bad", Body=b"garbage")
+    lake.post(b'{"date": "2020-04-05 00:05:38", "city": "Madrid"}')
+
+    assert loop.run_once() == 3
+
+    assert _cities(tmp_path / "datasources" / "events_test") == ["Chicago", "Madrid"]
+    assert (tmp_path / "errors" / "raw" / "x" / "bad").read_bytes() == b"garbage"
+    assert [p.name for p in (tmp_path / "errors").rglob("*") if p.is_file()] == ["bad"]
+    assert _keys(lake, BUFFER_PREFIX) == [] and _keys(lake, "errors/" + BUFFER_PREFIX) == []
+    assert loop.run_once() == 0
+
+
+def test_a_failing_round_is_retried_whole_then_given_up(lake: Lake, tmp_path: Path) -> None:
+    failing, log = Failing(), io.StringIO()
+    loop = CompactorLoop(failing, lake.s3, lake.bucket, None, log)
+    lake.post(CHICAGO)
+    lake.post(CHICAGO)
+
+    for _ in range(MAX_ATTEMPTS + 2):
+        assert loop.run_once() == 0
+
+    assert failing.calls == MAX_ATTEMPTS
+    assert len(set(failing.keys)) == 1  # the same object each time: its ref claims are its own
+    assert f"(2 raw objects) (try {MAX_ATTEMPTS}/{MAX_ATTEMPTS})" in log.getvalue()
+    assert _keys(lake, BUFFER_PREFIX) == []
+    assert len(_keys(lake, "raw/")) == 2  # kept for a replay
+
+
+def test_objects_are_found_and_read_where_the_loop_is_told(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    class Recording(S3Objects):
+        def __init__(self) -> None:
+            super().__init__(lake.s3, lake.bucket)
+            self.calls: list[str] = []
+
+        def etags(self, prefix: str) -> dict[str, str]:
+            self.calls.append(f"list {prefix}")
+            return super().etags(prefix)
+
+        def read(self, key: str) -> bytes:
+            self.calls.append(f"read {key}")
+            return super().read(key)
+
+    objects = Recording()
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO(), objects=objects)
+    lake.post(CHICAGO)
+    lake.post(CHICAGO)
+
+    assert loop.run_once() == 2
+    assert objects.calls[:3] == ["list raw/", *(f"read {k}" for k in sorted(_keys(lake, "raw/")))]
+    (parquet,) = _keys(lake, "datasources/")
+    assert objects.calls[3:] == ["list datasources/", f"read {parquet}", "list errors/"]  # the mirror
+    assert _cities(tmp_path / "datasources") == ["Chicago", "Chicago"]
+
+
+def test_a_backlog_is_compacted_in_objects_no_bigger_than_firehose_s(
+    lake: Lake, handler: Handler, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loop = CompactorLoop(handler, lake.s3, lake.bucket, tmp_path, io.StringIO())
+    for _ in range(5):
+        lake.post(CHICAGO)
+    size = max(o["Size"] for o in lake.s3.list_objects_v2(Bucket=lake.bucket, Prefix="raw/")["Contents"])
+    monkeypatch.setattr(compactor_loop, "BUFFER_BYTES", 2 * size)
+
+    assert loop.run_once() == 5
+
+    assert len(handler.events) == 3  # 2 + 2 + 1
+    assert _cities(tmp_path / "datasources") == ["Chicago"] * 5

@@ -1,0 +1,128 @@
+"""Warm instances of a function, each a process of its own, as Lambda scales a function out: an instance
+serves one invocation at a time, and concurrent requests go to different instances.
+
+Threads could not share one instance: the handlers keep per-invocation state in their process (powertools'
+event handler holds the current event on a class attribute, its Metrics one metric set, its Logger the
+request's keys), written, as Lambda allows, for one invocation at a time. So each instance imports the
+handler in its own process, on its first invocation, as a cold start does.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import signal
+import time
+import traceback
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from lakegate_local.runtime import LocalFunction
+from lakegate_local.template import Function
+
+# Lambda gives a cold start's init phase up to 10 s beyond the function's own timeout.
+INIT_SECONDS = 10
+# spawn, not fork: the server's process runs threads (moto's, the HTTP server's) that a fork would copy
+# mid-step; and each instance then imports the handler afresh, as a cold start does.
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class FunctionError(Exception):
+    """The handler raised: the message is its traceback, as the instance saw it."""
+
+
+class FunctionTimeoutError(Exception):
+    """The invocation outran the function's timeout: Lambda stops the instance, and so does the pool."""
+
+
+class InstanceLostError(Exception):
+    """The instance's process ended in the middle of an invocation."""
+
+
+def _serve(conn: Connection, function: Function) -> None:
+    """An instance's process: invocations in, results (or the handler's traceback) out, until the pipe closes."""
+    # Ctrl-C reaches the whole process group; the server stops its instances itself.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    instance = LocalFunction(function)
+    while True:
+        try:
+            event = conn.recv()
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, Any] = (True, instance.invoke(event))
+        except Exception:  # noqa: BLE001 - the handler's error goes back to the server, which answers 500
+            answer = (False, traceback.format_exc())
+        conn.send(answer)
+
+
+class _Instance:
+    def __init__(self, function: Function) -> None:
+        self._function = function
+        self._conn, child = _SPAWN.Pipe()
+        self._process: BaseProcess = _SPAWN.Process(
+            target=_serve, args=(child, function), name=f"{function.logical_id} instance", daemon=True
+        )
+        self._process.start()
+        child.close()
+        self._warm = False
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        timeout = self._function.timeout_seconds + (0 if self._warm else INIT_SECONDS)
+        try:
+            self._conn.send(event)
+            if not self._conn.poll(timeout):
+                raise FunctionTimeoutError(f"Task timed out after {timeout:.2f} seconds")
+            ok, value = self._conn.recv()
+        except (EOFError, OSError) as e:
+            raise InstanceLostError(f"the instance's process ended ({self._process.exitcode})") from e
+        self._warm = True
+        if not ok:
+            raise FunctionError(value)
+        return value
+
+    def stop(self, wait: float) -> None:
+        self._conn.close()  # the instance reads EOF and returns
+        self._process.join(wait)
+        if self._process.is_alive():
+            self._process.kill()
+            self._process.join()
+
+
+class InstancePool:
+    """`size` instances of `function`; an invocation takes an idle one, or waits for one to be free."""
+
+    def __init__(self, function: Function, size: int) -> None:
+        if size < 1:
+            raise ValueError(f"a pool needs at least one instance, got {size}")
+        self._function = function
+        self._idle: queue.Queue[_Instance] = queue.Queue()
+        self._all = [_Instance(function) for _ in range(size)]
+        for instance in self._all:
+            self._idle.put(instance)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        instance = self._idle.get()
+        try:
+            return instance.invoke(event)
+        except (FunctionTimeoutError, InstanceLostError):
+            # As Lambda does: the instance is gone, the next invocation gets a new one (cold).
+            instance.stop(0)
+            self._all.remove(instance)
+            instance = _Instance(self._function)
+            self._all.append(instance)
+            raise
+        finally:
+            self._idle.put(instance)
+
+    def close(self, wait: float = 5.0) -> None:
+        """Stop every instance, once the invocations under way have finished (within the function's timeout)."""
+        deadline = time.monotonic() + self._function.timeout_seconds + wait
+        for _ in range(len(self._all)):
+            try:
+                self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+        for instance in list(self._all):
+            instance.stop(wait)
