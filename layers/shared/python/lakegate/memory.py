@@ -75,10 +75,11 @@ class MemoryRefStore:
         taken: set[str] = set()
         for c in claims:
             held = self.items.get(c.key)
-            if held is not None and held[0] != owner and (held[2] is None or held[2] >= now):
+            mine = c.owner or owner
+            if held is not None and held[0] != mine and (held[2] is None or held[2] >= now):
                 taken.add(c.key)
             else:
-                self.items[c.key] = (owner, c.payload, c.expires_at)
+                self.items[c.key] = (mine, c.payload, c.expires_at)
         return taken
 
     def release(self, keys: Sequence[str], owner: str) -> None:

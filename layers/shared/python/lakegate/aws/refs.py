@@ -72,6 +72,7 @@ class DynamoRefStore:
         return taken
 
     def _put(self, claim: Claim, owner: str, now: float) -> TransactWriteItemTypeDef:
+        owner = claim.owner or owner
         item: dict[str, Any] = {"pk": {"S": claim.key}, "owner": {"S": owner}}
         if claim.payload:
             item["payload"] = {"S": claim.payload}
