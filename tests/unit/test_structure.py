@@ -28,7 +28,9 @@ MODULES = _modules()
 PURE = sorted(m for m in MODULES if not (m == "lakegate.aws" or m.startswith("lakegate.aws.")))
 # The ingest side and what it shares with the lake: the ingest function ships without pyarrow.
 NO_ARROW = sorted(
-    m for m in PURE if not (m.startswith("lakegate.lake.") and m.split(".")[-1] in ("compactor", "parquet"))
+    m
+    for m in PURE
+    if not (m.startswith("lakegate.lake.") and m.split(".")[-1] in ("compactor", "landing", "parquet"))
 )
 
 _PROBE = """

@@ -66,10 +66,12 @@ def column_partition(function: str, value: date | None) -> str:
     return f"{label}={NULL_PARTITION if value is None else value.strftime(fmt)}"
 
 
-def part_key(source_key: str, workspace: str, name: str, partition: str) -> str:
-    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input and the group: a
-    retried raw object overwrites its own files."""
-    digest = hashlib.sha256(f"{source_key}\n{workspace}\n{name}\n{partition}".encode()).hexdigest()[:24]
+def part_key(source_key: str, workspace: str, name: str, partition: str, chunk: int = 0) -> str:
+    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input, the group and the
+    chunk of the group (the first chunk's id is the one objects landed whole had): a retried raw object
+    overwrites its own files."""
+    text = f"{source_key}\n{workspace}\n{name}\n{partition}" + (f"\n{chunk}" if chunk else "")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
     return f"{folder(workspace, name)}{partition}/part-{digest}.parquet"
 
 
