@@ -283,3 +283,26 @@ def _registry(*sources: DataSource) -> MemoryRegistry:
     for ds in sources:
         registry.create("ws1", ds)
     return registry
+
+
+@pytest.mark.parametrize("value", [b"9223372036854775807", b"-9223372036854775807", b"[9223372036854775807]"])
+def test_a_date_time_parquet_cannot_hold_is_quarantined_alone(value: bytes) -> None:
+    # Parquet has no seconds: the writer casts DateTime to milliseconds, which these overflow.
+    array = value.startswith(b"[")
+    ds = DataSource(
+        "t",
+        (
+            Column("id", "Int64", "$.id"),
+            Column("ts", "Array(DateTime)" if array else "DateTime", "$.ts[:]" if array else "$.ts"),
+        ),
+    )
+    ok = b"[1]" if array else b"1"
+    rows = [b'{"id":1,"ts":' + ok + b"}", b'{"id":2,"ts":' + value + b"}"]
+
+    outcome, store = land(blob(("t", rows)), ds)
+
+    out = landed(store)
+    assert [r["id"] for r in out["t"]] == [1]
+    (q,) = out["t_quarantine"]
+    assert "out of bounds timestamp" in q[ERROR][0]
+    assert outcome.error == ""

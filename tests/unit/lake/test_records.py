@@ -265,3 +265,18 @@ def test_a_throttled_record_claim_fails_the_object_and_its_retry_lands_it() -> N
         lake.land(A, record([b'{"v": 1}']))
     assert lake.rows() == []
     assert lake.land(A).rows == 1
+
+
+def test_an_async_row_whose_ref_no_dynamodb_key_can_hold_is_quarantined_and_the_rest_lands() -> None:
+    lake = Lake()
+    long_ref = "x" * 3000
+
+    outcome = lake.land(A, record([order("a", 1), order(long_ref, 2), order("b", 3)]))
+
+    assert (outcome.rows, outcome.quarantined_rows) == (2, 1)
+    (q,) = lake.rows("orders_quarantine")
+    assert q[ERROR] == [
+        "dedup key $.ref is 3000 bytes: a key of at most 2048 bytes with its workspace and data source names"
+    ]
+    assert sorted(r["v"] for r in lake.rows()) == [1, 3]
+    assert not any(long_ref in k for k in lake.refs.items)

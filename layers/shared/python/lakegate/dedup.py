@@ -70,6 +70,10 @@ def key_of(row: object, path: tuple[str, ...]) -> str | None:
     return v if isinstance(v, str) else orjson.dumps(v).decode()
 
 
+# DynamoDB's limit on a partition key: a longer claim key fails the whole call (ValidationException).
+MAX_KEY_BYTES = 2048
+
+
 def ref_key(workspace: str, datasource: str, key: str) -> str:
     return f"{workspace}#{datasource}#{key}"
 
@@ -108,16 +112,26 @@ def deduplicate(
     owner: str,
     now: float,
     owners: Sequence[str] | None = None,
+    unfit: dict[int, str] | None = None,
 ) -> Deduplicated:
     """Claim every keyed row's key for `owner` (or, given `owners`, for the row's own); keep the rows whose
-    key this request won."""
+    key this request won. Given `unfit`, a row whose key is longer than a DynamoDB key holds is neither
+    claimed nor kept but put there with why (a claim of it would fail the whole call)."""
     path = value_keys(parse_jsonpath(jsonpath))
     keys = [key_of(orjson.loads(line), path) for line in lines]
     expires = int(now) + window_seconds if window_seconds else None
     first: dict[str, int] = {}
     for i, k in enumerate(keys):
         if k is not None:
-            first.setdefault(ref_key(workspace, datasource, k), i)
+            claim = ref_key(workspace, datasource, k)
+            if unfit is not None and len(claim.encode()) > MAX_KEY_BYTES:
+                unfit[i] = (
+                    f"dedup key {jsonpath} is {len(k.encode())} bytes: "
+                    f"a key of at most {MAX_KEY_BYTES} bytes with its workspace and data source names"
+                )
+                keys[i] = None
+                continue
+            first.setdefault(claim, i)
     whose = (lambda i: owners[i]) if owners is not None else (lambda i: owner)
     try:
         taken = refs.claim([Claim(key, "", expires, whose(i)) for key, i in first.items()], owner, now)
@@ -131,9 +145,9 @@ def deduplicate(
     indexes: list[int] = []
     for i, (line, k) in enumerate(zip(lines, keys, strict=True)):
         full = ref_key(workspace, datasource, k) if k is not None else None
-        if full is not None and (first[full] != i or full in taken):
+        if (full is not None and (first[full] != i or full in taken)) or (unfit and i in unfit):
             continue
         rows.append(line)
         kept.append(full)
         indexes.append(i)
-    return Deduplicated(rows, kept, len(lines) - len(rows), indexes)
+    return Deduplicated(rows, kept, len(lines) - len(rows) - len(unfit or ()), indexes)

@@ -193,16 +193,16 @@ def _land(
         if table.num_rows:
             files += _split(source_key, chunk, name, False, table, partitions, ds)
     entries = [e for e, k in zip(chunk.quarantined, chunk.quarantined_record, strict=True) if lands[k]]
+    errors = [(e.index, e.column, e.error) for e in prepared.errors]
+    if settled.refused:
+        errors = sorted(errors + [(r, "", why) for r, why in settled.refused.items()])
+    lines = chunk.lines if errors else []
     entries += [
         QuarantineEntry(
-            e.line.decode("utf-8", "replace"),
-            e.column,
-            e.error,
-            chunk.request_ids[e.index],
-            chunk.ingested_ms[e.index],
+            lines[i].decode("utf-8", "replace"), column, error, chunk.request_ids[i], chunk.ingested_ms[i]
         )
-        for e in prepared.errors
-        if lands[chunk.record_of[e.index]]
+        for i, column, error in errors
+        if lands[chunk.record_of[i]]
     ]
     if entries:
         qtable = quarantine_of(ds, entries)

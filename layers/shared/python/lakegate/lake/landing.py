@@ -191,6 +191,7 @@ def _prepare(schemas: SchemaStore, chunk: Chunk, ds: DataSource, rows: Sequence[
         ]
         partitions = [p for j, p in enumerate(partitions) if j not in failed]
         kept = [i for j, i in enumerate(kept) if j not in failed]
+    _check_parquet_holds(table)
     keys = [(k, "ascending") for k in ds.sorting_key if k in table.column_names]
     if keys:
         order = pc.sort_indices(table, sort_keys=keys)  # raises on a type that does not sort (Array)
@@ -201,6 +202,21 @@ def _prepare(schemas: SchemaStore, chunk: Chunk, ds: DataSource, rows: Sequence[
             partitions = [partitions[j] for j in positions]
     errors.sort(key=lambda e: e.index)
     return Prepared(ds, table, kept, partitions, errors)
+
+
+_MS = pa.timestamp("ms", tz="UTC")
+
+
+def _check_parquet_holds(table: pa.Table) -> None:
+    """Raise for a value Parquet cannot hold, here where a row can still be set apart rather than when the
+    file is written: Parquet has no seconds, so the writer casts DateTime (timestamp[s]) to milliseconds,
+    which overflows past year ~292 million (a DateTime of epoch 9223372036854775807)."""
+    for column in table.columns:
+        t = column.type
+        if pa.types.is_timestamp(t) and t.unit == "s":
+            column.cast(_MS)
+        elif pa.types.is_list(t) and pa.types.is_timestamp(t.value_type) and t.value_type.unit == "s":
+            column.cast(pa.list_(pa.field("element", _MS)))
 
 
 def _convert(

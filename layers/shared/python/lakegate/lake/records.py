@@ -80,8 +80,6 @@ class Verdict:
 
     lands: bool
     landed: Landed
-    # The decision is the one an earlier landing by this object stored (replayed), not this run's.
-    replayed: bool = False
 
 
 def claim_records(
@@ -102,7 +100,7 @@ def claim_records(
         if holder is None:
             verdicts[rid] = Verdict(True, landed)
         elif holder[0] == owner:
-            verdicts[rid] = Verdict(True, Landed.parse(holder[1]), replayed=True)
+            verdicts[rid] = Verdict(True, Landed.parse(holder[1]))  # a replay: the stored decision
         else:  # another object lands it, with the decision it stored
             verdicts[rid] = Verdict(False, Landed.parse(holder[1]))
     return verdicts
@@ -117,6 +115,8 @@ class Settled:
     drop: set[int]
     duplicate_rows: int
     duplicate_records: int
+    # Rows that cannot be deduplicated (their key is too long to claim): they go to quarantine, with why.
+    refused: dict[int, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -145,20 +145,29 @@ class Claimer:
                 if rec.record_id in self.seen:
                     repeated.add(k)
                 self.seen.add(rec.record_id)
-        duplicates, held = self._claim_refs(chunk, ds, rows, repeated)
+        refused: dict[int, str] = {}
+        duplicates, held = self._claim_refs(chunk, ds, rows, repeated, refused)
         verdicts = self._claim_records(chunk, duplicates, repeated)
         lands = [k not in repeated and verdicts.get(k, _LANDS).lands for k in range(len(chunk.records))]
         drop = _dropped(chunk, lands, duplicates, verdicts)
-        self._release(chunk, ds, errors, lands, drop, held, verdicts)
         gone_entries = len(chunk.quarantined) - sum(lands[k] for k in chunk.quarantined_record)
-        return Settled(lands, drop, len(drop) + gone_entries, lands.count(False))
+        gone = len(drop) + gone_entries
+        refused = {r: why for r, why in refused.items() if lands[chunk.record_of[r]]}
+        drop |= refused.keys()
+        self._release(chunk, ds, errors, lands, drop, held, verdicts)
+        return Settled(lands, drop, gone, lands.count(False), refused)
 
     def _row_owner(self, chunk: Chunk, row: int) -> str:
         rec = chunk.records[chunk.record_of[row]]
         return ref_owner(rec.record_id) if rec.record_id else self.owner
 
     def _claim_refs(
-        self, chunk: Chunk, ds: DataSource | None, rows: Sequence[int], repeated: set[int]
+        self,
+        chunk: Chunk,
+        ds: DataSource | None,
+        rows: Sequence[int],
+        repeated: set[int],
+        refused: dict[int, str],
     ) -> tuple[set[int], dict[int, tuple[str, str]]]:
         """Claim the refs of the rows about to land that were not claimed at ingest: the rows dropped
         because their ref is held elsewhere (or an earlier row of the object took it), and per row kept,
@@ -170,6 +179,7 @@ class Claimer:
             return set(), {}
         owners = [self._row_owner(chunk, r) for r in open_rows]
         lines = chunk.lines
+        unfit: dict[int, str] = {}
         dd = deduplicate(
             [lines[r] for r in open_rows],
             ds.effective_dedup_key,
@@ -180,11 +190,14 @@ class Claimer:
             self.owner,
             self.now,
             owners,
+            unfit,
         )
+        refused.update((open_rows[j], why) for j, why in unfit.items())
         held = {
             open_rows[j]: (k, owners[j]) for j, k in zip(dd.indexes, dd.keys, strict=True) if k is not None
         }
-        return set(open_rows).difference(open_rows[j] for j in dd.indexes), held
+        kept = {open_rows[j] for j in dd.indexes}
+        return {r for r in open_rows if r not in kept and r not in refused}, held
 
     def _claim_records(self, chunk: Chunk, duplicates: set[int], repeated: set[int]) -> dict[int, Verdict]:
         """Per record with an id (by its index in the chunk): whether it lands, and with which decision."""
