@@ -76,6 +76,7 @@ bench: install
 	$(VPY) bench/ingest.py
 	$(VPY) bench/request_rate.py
 	$(VPY) bench/compact.py
+	$(VPY) bench/compact_memory.py
 
 ## sam build, then: each function + its layers within Lambda's 250 MB unzipped, native code for arm64.
 build: $(SAMVENV)/.installed

@@ -111,7 +111,7 @@ def _split(
 ) -> list[LandedFile]:
     """One file per partition, in the order partitions first appear, rows kept in table order (sorted)."""
     where: dict[str, list[int]] = defaultdict(list)
-    if len(set(partitions)) == 1:
+    if partitions.count(partitions[0]) == len(partitions):
         where[partitions[0]] = []  # the whole table: no index list to build
     else:
         for i, p in enumerate(partitions):

@@ -180,9 +180,10 @@ def _set_aside(chunk: Chunk, ds: DataSource, reason: str) -> Prepared:
 def _prepare(schemas: SchemaStore, chunk: Chunk, ds: DataSource, rows: Sequence[int]) -> Prepared:
     converted, ds = _convert(schemas, chunk, ds, rows)
     table = converted.table
-    kept = [rows[k] for k in converted.kept]
-    errors = [RowError(rows[e.index], e.line, e.column, e.error) for e in converted.errors]
-    partitions, failed = _partitions(ds, table, [chunk.ingested_ms[i] for i in kept], chunk)
+    whole = len(rows) == chunk.rows  # positions in `rows` are chunk rows: no per-row remapping to pay
+    kept = converted.kept if whole else [rows[k] for k in converted.kept]
+    errors = [e if whole else RowError(rows[e.index], e.line, e.column, e.error) for e in converted.errors]
+    partitions, failed = _partitions(ds, table, kept, chunk)
     if failed:
         mask = [j not in failed for j in range(len(kept))]
         table = table.filter(pa.array(mask, type=pa.bool_()))
@@ -237,16 +238,19 @@ def _convert(
 
 
 def _partitions(
-    ds: DataSource, table: pa.Table, ingested_ms: Sequence[int], chunk: Chunk
+    ds: DataSource, table: pa.Table, kept: Sequence[int], chunk: Chunk
 ) -> tuple[list[str], dict[int, tuple[str, str]]]:
-    """Each row's partition folder, and the rows whose value has none (row -> column, error)."""
+    """Each row's partition folder (`kept`: each table row's chunk row), and the rows whose value has
+    none (table row -> column, error)."""
     scheme = partition_column(ds)
     if scheme is None:
         if len(chunk.times) == 1:
             return [ingestion_partition(next(iter(chunk.times)))] * table.num_rows, {}
         names: dict[int, str] = {}
+        ms = chunk.ingested_ms
         return [
-            names[t] if t in names else names.setdefault(t, ingestion_partition(t)) for t in ingested_ms
+            names[t] if t in names else names.setdefault(t, ingestion_partition(t))
+            for t in (ms[i] for i in kept)
         ], {}
     function, name = scheme
     column = table.column(name)
