@@ -53,7 +53,8 @@ class Chunk:
     """Consecutive records of one (workspace, data source) in a raw object, with each row's ingest facts.
     The rows stay as their records' bytes until something needs them one by one: Arrow's reader takes
     them whole. Rows and quarantine entries know their record (an index into `records`), so a record
-    that landed already can be dropped whole."""
+    that landed already can be dropped whole. The per-row facts are built when first asked for: the fast
+    path of a plain object never needs them."""
 
     workspace: str
     datasource: str
@@ -61,13 +62,9 @@ class Chunk:
     index: int
     records: list[RecordBody] = field(default_factory=list)
     bodies: list[bytes] = field(default_factory=list)
-    ingested_ms: list[int] = field(default_factory=list)
-    request_ids: list[str] = field(default_factory=list)
-    # Per row: what its request claimed for it at ingest (framing.CLAIMED_REFS, CLAIMED_EVENTS; 0: nothing).
-    claimed: list[int] = field(default_factory=list)
-    # Per row: its record, and its place in that record.
-    record_of: list[int] = field(default_factory=list)
-    offsets: list[int] = field(default_factory=list)
+    # The records that hold rows (not quarantine entries), by index in `records`.
+    data_records: list[int] = field(default_factory=list)
+    rows: int = 0
     quarantined: list[QuarantineEntry] = field(default_factory=list)
     quarantined_record: list[int] = field(default_factory=list)
     # The schema versions the rows were checked against at ingest.
@@ -75,10 +72,7 @@ class Chunk:
     # The distinct ingestion times of the rows' records: one, mostly, and then every row shares a partition.
     times: set[int] = field(default_factory=set)
     _lines: list[bytes] | None = None
-
-    @property
-    def rows(self) -> int:
-        return len(self.ingested_ms)
+    _facts: _RowFacts | None = None
 
     @property
     def data(self) -> bytes:
@@ -95,28 +89,75 @@ class Chunk:
                 )
         return self._lines
 
+    @property
+    def ingested_ms(self) -> list[int]:
+        return self._row_facts().ingested_ms
+
+    @property
+    def request_ids(self) -> list[str]:
+        return self._row_facts().request_ids
+
+    @property
+    def claimed(self) -> list[int]:
+        """Per row: what its request claimed for it at ingest (framing.CLAIMED_REFS, CLAIMED_EVENTS; 0: nothing)."""
+        return self._row_facts().claimed
+
+    @property
+    def record_of(self) -> list[int]:
+        """Per row: its record."""
+        return self._row_facts().record_of
+
+    @property
+    def offsets(self) -> list[int]:
+        """Per row: its place in its record."""
+        return self._row_facts().offsets
+
+    def _row_facts(self) -> _RowFacts:
+        if self._facts is None:
+            facts = _RowFacts()
+            for at in self.data_records:
+                rec = self.records[at]
+                h, n = rec.header, rec.count
+                facts.ingested_ms += [h.ingested_at_ms] * n
+                facts.request_ids += [_import_id(h.request_id, h.ingested_at_ms)] * n
+                facts.claimed += [int(h.deduplicated)] * n
+                facts.record_of += [at] * n
+                facts.offsets += range(n)
+            self._facts = facts
+        return self._facts
+
     def add(self, rec: RecordBody) -> None:
         h = rec.header
         at = len(self.records)
         self.records.append(rec)
-        # The import id is never empty: a request id, else the raw object's record time.
-        rid = h.request_id or f"ingest-{h.ingested_at_ms}"
         if h.quarantine:
             try:
                 rows = rec.rows()
             except FramingError as e:
                 raise UnreadableObject(f"not lakegate framing: {e}") from e
+            rid = _import_id(h.request_id, h.ingested_at_ms)
             self.quarantined.extend(_quarantine_entry(row, rid, h.ingested_at_ms) for row in rows)
             self.quarantined_record.extend([at] * len(rows))
             return
         self.versions.add(h.schema_version)
         self.times.add(h.ingested_at_ms)
         self.bodies.append(rec.data)
-        self.ingested_ms.extend([h.ingested_at_ms] * rec.count)
-        self.request_ids.extend([rid] * rec.count)
-        self.claimed.extend([int(h.deduplicated)] * rec.count)
-        self.record_of.extend([at] * rec.count)
-        self.offsets.extend(range(rec.count))
+        self.data_records.append(at)
+        self.rows += rec.count
+
+
+@dataclass(slots=True)
+class _RowFacts:
+    ingested_ms: list[int] = field(default_factory=list)
+    request_ids: list[str] = field(default_factory=list)
+    claimed: list[int] = field(default_factory=list)
+    record_of: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+
+
+def _import_id(request_id: str, ingested_ms: int) -> str:
+    """Never empty: a request id, else the raw object's record time."""
+    return request_id or f"ingest-{ingested_ms}"
 
 
 def chunks(
