@@ -72,7 +72,7 @@ def unknown_source(chunk: Chunk) -> Prepared:
 
 def prepare(schemas: SchemaStore, chunk: Chunk, ds: DataSource) -> Prepared:
     """The chunk's rows converted (evolving the schema for new fields), partitioned and sorted."""
-    everything = list(range(chunk.rows))
+    everything = range(chunk.rows)  # a list only when a search needs one: the common case never does
 
     def attempt(rows: Sequence[int]) -> Prepared:
         return _prepare(schemas, chunk, ds, rows)
@@ -89,9 +89,9 @@ def prepare(schemas: SchemaStore, chunk: Chunk, ds: DataSource) -> Prepared:
         raise
     except Exception as e:  # noqa: BLE001
         return _set_aside(chunk, ds, describe(e))
-    search = _Search(attempt, everything)
+    search = _Search(attempt, list(everything))
     try:
-        search.run(everything, failure)
+        search.run(search.everything, failure)
         good = [i for i in everything if i not in search.bad]
         prepared = attempt(good) if good else Prepared(ds)
     except StoreUnavailable:
