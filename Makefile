@@ -77,6 +77,7 @@ bench: install
 	$(VPY) bench/request_rate.py
 	$(VPY) bench/compact.py
 	$(VPY) bench/local_server.py
+	$(VPY) bench/compact_memory.py
 
 ## sam build, then: each function + its layers within Lambda's 250 MB unzipped, native code for arm64.
 build: $(SAMVENV)/.installed

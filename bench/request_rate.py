@@ -138,6 +138,11 @@ def claim_strategies() -> dict[str, tuple[float, int]]:
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(put, range(1000)))
         out["parallel PutItem (16 threads)"] = (time.perf_counter() - t, sum(calls.values()))
+        calls.clear()
+        # The compactor's record claims: conditional PutItems in parallel that name the holder on a loss.
+        t = time.perf_counter()
+        store.claim_once([Claim(f"#record#{i}", "[]", 2) for i in range(1000)], "raw:bench", 1.0)
+        out["record claims (claim_once)"] = (time.perf_counter() - t, sum(calls.values()))
     return out
 
 

@@ -38,7 +38,12 @@ def _service() -> tuple[str, Compactor]:
         )
         # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
         refs = DynamoRefStore(settings.refs_table, clients.dynamodb())
-        _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog, refs))
+        store = S3ObjectStore(bucket, clients.s3())
+        # Record claims live in the refs table too (lakegate.lake.records).
+        compactor = Compactor(
+            store, registry, catalog, refs, claims=refs, keep_days=settings.raw_retention_days
+        )
+        _compactor = (bucket, compactor)
     return _compactor
 
 
@@ -75,12 +80,25 @@ def _report(outcome: Outcome) -> None:
         # The rows are landed; expiry runs again with the next object of these data sources.
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=1)
         logger.warning("ttl expiry failed", extra={"key": outcome.source_key, "reason": outcome.expiry_error})
+    if outcome.set_aside:
+        # Alarmed on (template.yaml): a data source whose definition cannot be applied; its rows of this
+        # object are in its quarantine with the reason, every other source's rows landed.
+        metrics.add_metric(name="SetAsideRows", unit=MetricUnit.Count, value=outcome.set_aside_rows)
+        logger.error(
+            "rows set aside",
+            extra={
+                "key": outcome.source_key,
+                "rows": outcome.set_aside_rows,
+                "reasons": list(outcome.set_aside),
+            },
+        )
     if outcome.expired:
         metrics.add_metric(name="ExpiredPartitions", unit=MetricUnit.Count, value=len(outcome.expired))
         logger.info("partitions expired", extra={"partitions": list(outcome.expired)})
     metrics.add_metric(name="LandedRows", unit=MetricUnit.Count, value=outcome.rows)
     metrics.add_metric(name="LandedQuarantinedRows", unit=MetricUnit.Count, value=outcome.quarantined_rows)
     metrics.add_metric(name="LandedDuplicateRows", unit=MetricUnit.Count, value=outcome.duplicate_rows)
+    metrics.add_metric(name="DuplicateRecords", unit=MetricUnit.Count, value=outcome.duplicate_records)
     metrics.add_metric(name="LandedFiles", unit=MetricUnit.Count, value=len(outcome.files))
     logger.info(
         "raw object landed",
@@ -89,6 +107,7 @@ def _report(outcome: Outcome) -> None:
             "rows": outcome.rows,
             "quarantined_rows": outcome.quarantined_rows,
             "duplicate_rows": outcome.duplicate_rows,
+            "duplicate_records": outcome.duplicate_records,
             "files": list(outcome.files),
         },
     )
@@ -108,5 +127,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         "rows": sum(o.rows for o in outcomes),
         "quarantined_rows": sum(o.quarantined_rows for o in outcomes),
         "duplicate_rows": sum(o.duplicate_rows for o in outcomes),
+        "duplicate_records": sum(o.duplicate_records for o in outcomes),
+        "set_aside_rows": sum(o.set_aside_rows for o in outcomes),
         "unreadable": sum(1 for o in outcomes if o.error),
     }

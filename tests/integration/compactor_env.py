@@ -12,7 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from tests.integration.conftest import REGION, Lake
+from lakegate_local.template import load_function
+from tests.integration.conftest import REGION, ROOT, Lake
 
 GLUE_DATABASE = "lakegate_test"
 PROJECTION_START = "2026-01-01"
@@ -27,6 +28,8 @@ def prepare_compactor(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAKE_BUCKET", lake.bucket)
     monkeypatch.setenv("GLUE_DATABASE", GLUE_DATABASE)
     monkeypatch.setenv("PARTITION_PROJECTION_START", PROJECTION_START)
+    own = load_function(ROOT / "template.yaml", "CompactorFunction").environment
+    monkeypatch.setenv("RAW_RETENTION_DAYS", own["RAW_RETENTION_DAYS"])
     clients.s3.cache_clear()
     clients.glue.cache_clear()
     monkeypatch.setattr(compactor_app, "_compactor", None)

@@ -56,7 +56,15 @@ def test_seed_rows_land_as_parquet_in_their_ingestion_hour(lake: Lake, compact: 
 
     result = compact(key)
 
-    assert result == {"objects": 1, "rows": 2, "quarantined_rows": 0, "duplicate_rows": 0, "unreadable": 0}
+    assert result == {
+        "objects": 1,
+        "rows": 2,
+        "quarantined_rows": 0,
+        "duplicate_rows": 0,
+        "duplicate_records": 0,
+        "set_aside_rows": 0,
+        "unreadable": 0,
+    }
     tables = landed(lake)
     (path,) = tables
     assert path.startswith(f"datasources/events_test/{ingest_hour(lake)}/part-") and path.endswith(".parquet")
@@ -180,6 +188,8 @@ def test_an_unreadable_raw_object_is_set_aside_with_its_reason(
         "rows": 0,
         "quarantined_rows": 0,
         "duplicate_rows": 0,
+        "duplicate_records": 0,
+        "set_aside_rows": 0,
         "unreadable": 1,
     }
 

@@ -65,10 +65,13 @@ def test_async_rows_land_each_ref_once_across_requests_and_within_one(lake: Lake
     assert (first["rows"], first["duplicate_rows"]) == (2, 1)
     assert (second["rows"], second["duplicate_rows"]) == (1, 1)
     assert landed_orders(lake) == [("a", "1st"), ("b", "1st"), ("c", "2nd")]
+    # Refs are held by the record that landed them, records by the object that landed them.
     assert claims(lake) == {
-        "ws1#orders#a": f"raw:{first_key}",
-        "ws1#orders#b": f"raw:{first_key}",
-        "ws1#orders#c": f"raw:{second_key}",
+        "ws1#orders#a": "record:apigw-0/0",
+        "ws1#orders#b": "record:apigw-0/0",
+        "ws1#orders#c": "record:apigw-1/0",
+        "#record#apigw-0/0": f"raw:{first_key}",
+        "#record#apigw-1/0": f"raw:{second_key}",
     }
 
 
@@ -127,7 +130,7 @@ def test_a_compaction_that_dies_after_claiming_lands_its_rows_on_retry(
     with pytest.raises(ClientError):
         compact(key)
     assert landed(lake) == {}
-    assert set(claims(lake)) == {"ws1#orders#a", "ws1#orders#b"}
+    assert set(claims(lake)) == {"ws1#orders#a", "ws1#orders#b", "#record#apigw-0/0"}
 
     # When Lambda retries the event
     monkeypatch.setattr(S3ObjectStore, "put", real_put)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from lakegate.dedup import Claim, Deduplicated, deduplicate, key_of
+from lakegate.dedup import Claim, Deduplicated, deduplicate, ingest_claims, key_of
 from lakegate.errors import StoreUnavailable
+from lakegate.framing import CLAIMED_EVENTS, CLAIMED_REFS
 from lakegate.memory import MemoryRefStore
 
 A1 = b'{"ref": "a", "v": 1}'
@@ -90,3 +91,52 @@ def test_memory_store_release_only_frees_the_owners_keys() -> None:
     refs.release(["k1", "k3"], "me")
 
     assert set(refs.items) == {"k2", "k3"}
+
+
+def test_rows_may_claim_for_owners_of_their_own_and_a_failure_gives_back_each_owners() -> None:
+    # The compactor claims each row's ref for its record, so two objects landing one record agree.
+    refs = MemoryRefStore()
+    out = deduplicate(
+        [A1, B], "$.ref", "ws", "ds", 0, refs, "raw:obj", NOW, owners=["record:r/0", "record:r/1"]
+    )
+
+    assert out.rows == [A1, B]
+    assert {k: v[0] for k, v in refs.items.items()} == {"ws#ds#a": "record:r/0", "ws#ds#b": "record:r/1"}
+    assert run(refs, [A2], owner="record:r/0").rows == [A2]  # the same owner takes it again
+
+    class Fails(MemoryRefStore):
+        def claim(self, claims: object, owner: str, now: float) -> set[str]:
+            super().claim(claims, owner, now)  # type: ignore[arg-type]
+            raise StoreUnavailable("ref claim failed: ThrottlingError")
+
+    failing = Fails()
+    with pytest.raises(StoreUnavailable):
+        deduplicate([A1, B], "$.ref", "ws", "ds", 0, failing, "raw:obj", NOW, owners=["o1", "o2"])
+    assert failing.items == {}
+
+
+@pytest.mark.parametrize(
+    ("kind", "row", "keys"),
+    [
+        (CLAIMED_REFS, {"ref": "x", "v": 1}, ["ws#ds#x"]),
+        (CLAIMED_REFS, {"ref": 7}, ["ws#ds#7"]),
+        (CLAIMED_REFS, {"v": 1}, []),
+        (CLAIMED_EVENTS, {"name": "n", "ref": "x"}, ['ws#ds#event:["n","x"]', "ws#ds#ref:x"]),
+        (CLAIMED_EVENTS, {"name": "n"}, []),
+        (0, {"ref": "x"}, []),
+    ],
+)
+def test_ingest_claims_are_the_keys_the_ingest_built(
+    kind: int, row: dict[str, object], keys: list[str]
+) -> None:
+    assert ingest_claims(kind, "ws", "ds", row, "$.ref") == keys
+
+
+def test_ingest_claims_match_vayus_own_keys() -> None:
+    from lakegate.ingest.vayu import claim_key, lookup_key
+
+    event = {"name": "a#b", "ref": "c"}
+    assert ingest_claims(CLAIMED_EVENTS, "ws", "events", event, "") == [
+        claim_key("ws", "events", "a#b", "c"),
+        lookup_key("ws", "events", "c"),
+    ]

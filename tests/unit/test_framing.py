@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import orjson
 import pytest
 import zstandard
 
 from lakegate.framing import (
+    CLAIMED_EVENTS,
+    CLAIMED_REFS,
     MAX_CALL_BYTES,
     MAX_CALL_RECORDS,
     MAX_RECORD_BYTES,
@@ -76,8 +79,22 @@ def test_frame_rows_marks_rows_deduplicated_at_ingest_and_decodes_the_mark() -> 
 
 
 def test_decode_records_without_the_mark_reads_not_deduplicated() -> None:
-    (decoded,) = decode_records(frame_rows(HEADER, [b"{}"])[0].data)
-    assert decoded.header.deduplicated is False
+    (decoded,) = decode_bodies(frame_rows(HEADER, [b"{}"])[0].data)
+    assert decoded.header.deduplicated == 0
+    assert decoded.record_id == ""
+
+
+def test_records_framed_with_an_id_prefix_are_numbered_and_decode_their_ids() -> None:
+    # Vayu's claims, and ids for the compactor's record claims: the same ids on every send of a record.
+    header = RecordHeader("events", "ws1", False, "req-1", 1, 2, CLAIMED_EVENTS, record_id="req-1")
+    rows = [_row(i, 300_000) for i in range(7)]
+    records = frame_rows(header, rows)
+    assert len(records) == 3
+    assert b',"dd":2,"id":"req-1/0"' in records[0].data
+    decoded = [body for r in records for body in decode_bodies(r.data)]
+    assert [b.record_id for b in decoded] == ["req-1/0", "req-1/1", "req-1/2"]
+    assert {b.header for b in decoded} == {replace(header, record_id="")}
+    assert frame_runs(header, [(b"".join(r + b"\n" for r in rows), len(rows))]) == records
 
 
 def test_frame_rows_no_rows_no_records() -> None:
@@ -177,20 +194,31 @@ def test_a_flipped_byte_in_a_compressed_record_fails_its_checksum() -> None:
         list(decode_bodies(head + b"\n" + corrupt))
 
 
-def test_a_compressed_record_is_read_whole_and_its_rows_counted_when_split() -> None:
+def test_a_compressed_record_is_read_whole_and_its_rows_counted() -> None:
     rows = [_row(i) for i in range(100)]
     (record,) = frame_rows(HEADER, rows)
     (body,) = decode_bodies(record.data)
     assert (body.data, body.count, body.rows()) == (b"".join(r + b"\n" for r in rows), 100, rows)
 
     miscounted = _repacked(record.data, b"".join(r + b"\n" for r in rows), n=99)
-    (body,) = decode_bodies(miscounted)  # the frame is sound: whole, its bytes are trusted
     with pytest.raises(FramingError, match="holds 100 rows, its header says 99"):
-        body.rows()
-    with pytest.raises(FramingError, match="holds 100 rows, its header says 99"):
-        list(decode_records(miscounted))
-    with pytest.raises(FramingError, match="does not end with a whole row"):
-        list(decode_bodies(_repacked(record.data, b"\n".join(rows))))
+        list(decode_bodies(miscounted))  # the frame is sound, its count is not
+    with pytest.raises(FramingError, match="holds 99 rows, its header says 100"):
+        list(decode_bodies(_repacked(record.data, b"\n".join(rows))))  # the last row has no newline
+
+
+@pytest.mark.parametrize("wrong", [-3, -1, 1, 2])
+def test_compressed_records_whose_wrong_counts_cancel_out_are_refused(wrong: int) -> None:
+    # 99 + 101 rows say 200 in all: only a count per record sees that each header is wrong, and that a
+    # row would take the other record's header (its dd, its id).
+    first, second = ([_row(100 * k + i) for i in range(100)] for k in range(2))
+    a = frame_rows(RecordHeader("events", "ws1", False, "req-1", 1, 2, CLAIMED_REFS), first)[0].data
+    b = frame_rows(HEADER, second)[0].data
+    blob = _repacked(a, b"".join(r + b"\n" for r in first), n=100 + wrong) + _repacked(
+        b, b"".join(r + b"\n" for r in second), n=100 - wrong
+    )
+    with pytest.raises(FramingError, match=f"record at byte 0 holds 100 rows, its header says {100 + wrong}"):
+        list(decode_bodies(blob))
 
 
 def test_records_of_old_writers_read_the_same() -> None:

@@ -99,6 +99,7 @@ def test_workspaces_do_not_share_names() -> None:
         ({"name": "e", "schema": SCHEMA, "dedup_key": "$.tags[:]"}, "not an array"),
         ({"name": "e", "schema": SCHEMA, "dedup_window_seconds": "-1"}, "Invalid dedup_window_seconds"),
         ({"name": "e", "schema": SCHEMA, "dedup_window_seconds": "soon"}, "Invalid dedup_window_seconds"),
+        ({"name": "e", "schema": SCHEMA, "exactly_once": "yes"}, "Invalid exactly_once 'yes': true or false"),
     ],
 )
 def test_a_definition_that_could_not_land_is_a_400(params: dict[str, str], message: str) -> None:
@@ -110,7 +111,17 @@ def test_a_definition_that_could_not_land_is_a_400(params: dict[str, str], messa
 
 def test_dedup_settings_are_lakegate_extensions_of_the_definition() -> None:
     ds = defined(PARAMS | {"dedup_key": "$.id", "dedup_window_seconds": "3600"})
-    assert (ds.dedup_key, ds.dedup_window_seconds) == ("$.id", 3600)
+    assert (ds.dedup_key, ds.dedup_window_seconds, ds.exactly_once) == ("$.id", 3600, False)
+    assert describe(ds)["exactly_once"] is True  # keyed rows always land once
+
+
+@pytest.mark.parametrize(("text", "flag"), [("true", True), ("1", True), ("false", False), ("", False)])
+def test_exactly_once_is_a_lakegate_extension_stored_with_the_definition(text: str, flag: bool) -> None:
+    registry = MemoryRegistry()
+    ds, _ = api(registry).create(ADMIN, PARAMS | {"exactly_once": text})
+    assert ds.exactly_once is flag
+    assert describe(ds)["exactly_once"] is flag
+    assert DataSource.from_dict(orjson.loads(orjson.dumps(ds.to_dict()))) == ds
 
 
 @pytest.mark.parametrize("who", [APPEND, token("DATASOURCE:APPEND:events"), token()])

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import orjson
 import pytest
 
 from lakegate.config import Limits
 from lakegate.errors import Forbidden, InvalidRequest, PartiallyInserted, Unavailable
-from lakegate.framing import DecodedRecord, RecordHeader, decode_records
+from lakegate.framing import CLAIMED_REFS, DecodedRecord, RecordHeader, decode_bodies, decode_records
 from lakegate.ingest.auth import ADMIN, APPEND, CREATE, Token
 from lakegate.ingest.delivery import Delivery
 from lakegate.ingest.events import Ingestor, IngestResult
@@ -367,3 +369,50 @@ def test_plenty_of_time_left_keeps_the_configured_budget(no_jitter: None) -> Non
 
     assert result.successful_rows == 2
     assert h.sleep.delays == [0.05, 0.1]
+
+
+# --- record ids: what the compactor claims so a record Firehose delivers twice lands once -------------
+
+KEYED = DataSource(NAME, (Column("ref", "String", "$.ref"), Column("city", "String", "$.city")))
+
+
+def _bodies(h: Harness) -> list[tuple[int, str, bool]]:
+    return [
+        (b.header.deduplicated, b.record_id, b.header.quarantine)
+        for b in decode_bodies(b"".join(h.sink.records))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("schema", "wait", "sent"),
+    [
+        # wait=true on a keyed source: refs claimed by the request (dd=1), every record with an id
+        (KEYED, True, [(CLAIMED_REFS, "req-1/0", False), (0, "req-1/q/0", True)]),
+        # async rows of a keyed source: the compactor claims their refs and their records
+        (KEYED, False, [(0, "req-1/0", False), (0, "req-1/q/0", True)]),
+        # unkeyed rows are at least once, as Tinybird's: no record claim to pay for
+        (SEED_SCHEMA, False, [(0, "", False), (0, "", True)]),
+        (SEED_SCHEMA, True, [(0, "", False), (0, "", True)]),
+        # unless the data source opts in
+        (replace(SEED_SCHEMA, exactly_once=True), False, [(0, "req-1/0", False), (0, "req-1/q/0", True)]),
+    ],
+)
+def test_records_promised_exactly_once_carry_ids(
+    schema: DataSource, wait: bool, sent: list[tuple[int, str, bool]]
+) -> None:
+    h = _existing(schema)
+    body = b'{"ref": "r1", "city": "Rome", "date": "2020-04-05 00:05:38"}\nnot json\n'
+    h.ingestor.ingest(make_token(APPEND), NAME, body, "req-1", wait=wait)
+    assert _bodies(h) == sent
+
+
+def test_a_record_sent_again_carries_the_same_id() -> None:
+    # Given Firehose refuses the first of two records once (as after a timed-out PutRecordBatch)
+    h = _existing(KEYED)
+    h.sink.fail_next = [{0}]
+    rows = b"".join(b'{"ref": "r%d", "city": "%s"}\n' % (i, b"x" * 3000) for i in range(800))
+    h.ingestor.ingest(make_token(APPEND), NAME, rows, "req-1", wait=True)
+    # Then the retry sends the same bytes: the record's id is the same on every send
+    ids = [b.record_id for b in decode_bodies(b"".join(h.sink.records))]
+    assert sorted(ids) == ["req-1/0", "req-1/1", "req-1/2"]
+    assert ids[-1] == "req-1/0"

@@ -18,7 +18,7 @@ from lakegate.errors import (
     StoreUnavailable,
     Unavailable,
 )
-from lakegate.framing import DecodedRecord, decode_records
+from lakegate.framing import CLAIMED_EVENTS, DecodedRecord, decode_bodies, decode_records
 from lakegate.ingest.auth import ADMIN, APPEND, CREATE
 from lakegate.ingest.rows import compile_validator, parse_and_check
 from lakegate.ingest.vayu import (
@@ -315,6 +315,10 @@ def test_submit_stores_each_event_once_and_refuses_it_after() -> None:
     (rec,) = h.sent()
     assert (rec.header.datasource, rec.header.workspace, rec.header.quarantine) == (TARGET, WS, False)
     assert h.registry.get(WS, TARGET) == datasource(TARGET)
+    # The compactor lands the record once (its id) and knows which keys to give back if it quarantines
+    # an event (dd=2: the event and lookup keys).
+    (body,) = decode_bodies(b"".join(h.sink.records))
+    assert (body.header.deduplicated, body.record_id) == (CLAIMED_EVENTS, "req-1/0")
 
 
 def test_claims_keep_the_event_as_sent_for_ever_by_default() -> None:

@@ -96,7 +96,7 @@ def test_an_object_whose_compressed_records_miscount_their_rows_is_set_aside() -
 
     outcome = Compactor(store, _registry()).process(KEY)
 
-    assert outcome.error == "not lakegate framing: 200 rows, the headers say 199"
+    assert outcome.error == "not lakegate framing: record at byte 0 holds 200 rows, its header says 199"
     assert not any(k.startswith("datasources/") for k in store.objects)
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from lakegate.column_types import parse_type
 from lakegate.lake.arrow_types import arrow_schema, arrow_type
-from lakegate.lake.parquet import fast_table, rows_to_table, sort_table, to_parquet
+from lakegate.lake.parquet import fast_table, rows_to_table, to_parquet
 from lakegate.lake.quarantine import quarantine_table
 from lakegate.lake.raw import QuarantineEntry
 from lakegate.names import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
@@ -183,16 +183,6 @@ def test_the_first_failing_column_in_schema_order_is_reported() -> None:
 def test_kept_maps_table_rows_to_input_rows() -> None:
     converted = rows_to_table(_ds(("i", "Int8", "$.i")), [b'{"i":1}', b'{"i":"x"}', b'{"i":3}'], [NOW] * 3)
     assert converted.kept == [0, 2]
-
-
-def test_sort_table_by_the_sorting_key_skipping_non_columns() -> None:
-    table = pa.table({"a": [2, 1, 2], "b": ["z", "y", "x"]})
-    assert sort_table(table, ("a", "toDate(b)", "b")).to_pylist() == [
-        {"a": 1, "b": "y"},
-        {"a": 2, "b": "x"},
-        {"a": 2, "b": "z"},
-    ]
-    assert sort_table(table, ()) is table
 
 
 def test_parquet_round_trips_the_schema_with_zstd() -> None:

@@ -131,14 +131,19 @@ class CompactorSettings:
     glue_database: str
     # Ingestion dates are projected from here in Glue (YYYY-MM-DD, the deployment's first day).
     partition_projection_start: str
+    # How long raw/ keeps an object (template.yaml's RawRetentionDays): a record claim must outlive every
+    # object that may carry a copy of its record, replays included.
+    raw_retention_days: int
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompactorSettings:
         e = os.environ if env is None else env
+        _required(e, "RAW_RETENTION_DAYS")
         return cls(
             lake_bucket=_required(e, "LAKE_BUCKET"),
             datasources_table=_required(e, "DATASOURCES_TABLE"),
             refs_table=_required(e, "REFS_TABLE"),
             glue_database=_required(e, "GLUE_DATABASE"),
             partition_projection_start=_required(e, "PARTITION_PROJECTION_START"),
+            raw_retention_days=_int(e, "RAW_RETENTION_DAYS", 0),
         )

@@ -3,13 +3,17 @@
 Firehose (and moto) concatenate records byte for byte into an S3 object, so every record is
 self-delimiting:
 
-    LG1 {"ds":..., "ws":..., "q":0|1, "rid":..., "t":..., "sv":..., "n":..., "len":...[, "dd":1][, "z":1]}\\n
+    LG1 {"ds":..., "ws":..., "q":0|1, "rid":..., "t":..., "sv":..., "n":..., "len":...[, "dd":1|2][, "id":...][, "z":1]}\\n
     <len bytes: n rows, each followed by \\n; with z=1, one zstd frame of those bytes>
 
 `q=0` rows are the client's original line bytes, never re-encoded; `q=1` rows are quarantine
 entries, one JSON object per line: {"line": original text, "column": ..., "error": ...}.
-`dd=1` says the rows' refs were claimed at ingest (wait=true, Vayu): the compactor, which claims the
-refs of every other row, lands them as they are. Absent means 0, so older records read the same.
+`dd` says what the ingest request `rid` claimed for each row: 1 (CLAIMED_REFS) the ref at the data source's
+dedup key (wait=true), 2 (CLAIMED_EVENTS) Vayu's event and lookup keys. The compactor, which claims the refs of
+every other row, lands them as they are, and releases those claims for rows that end in quarantine.
+`id` is the record's own id, unique and the same when the ingest sends the record again, carried by
+every record whose rows were promised exactly once: the compactor claims it, so a record Firehose
+delivers twice lands once. Absent `dd` means 0 and absent `id` means none, so older records read the same.
 `z=1` says the rows are zstd-compressed (level 1; the frame holds its content size), which records of
 COMPRESS_FROM_BYTES or more are when that makes them an eighth smaller or more: JSON lines shrink
 5-8x, and every byte saved is one Firehose does not bill and ingest does not base64, sign and send
@@ -48,8 +52,21 @@ class RecordHeader:
     request_id: str
     ingested_at_ms: int
     schema_version: int
-    # The rows' refs were claimed at ingest (wait=true, Vayu): the compactor must not claim them again.
-    deduplicated: bool = False
+    # What the request claimed for each row (CLAIMED_REFS: wait=true, CLAIMED_EVENTS: Vayu): the compactor must not claim
+    # them again. 0 (or False): nothing.
+    deduplicated: int = 0
+    # When set, the i-th record framed from this header carries the id `<record_id>/<i>` (record_id).
+    # Decoded headers leave it empty: a decoded record's own id is RecordBody.record_id.
+    record_id: str = ""
+
+
+CLAIMED_REFS = 1  # dd: the row's ref at the data source's dedup key, claimed by the request
+CLAIMED_EVENTS = 2  # dd: Vayu's event key and lookup key, claimed by the request
+
+
+def record_id(prefix: str, index: int) -> str:
+    """The id of the `index`-th record framed from a header whose record_id is `prefix`."""
+    return f"{prefix}/{index}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,11 +85,13 @@ class DecodedRecord:
 
 @dataclass(frozen=True, slots=True)
 class RecordBody:
-    """A decoded record's rows as one piece: `count` lines, each ending with a newline."""
+    """A decoded record's rows as one piece: `count` lines, each ending with a newline, and its id
+    ('' when the record carries none)."""
 
     header: RecordHeader
     data: bytes
     count: int
+    record_id: str = ""
 
     def rows(self) -> list[bytes]:
         rows = self.data.split(b"\n")[:-1]
@@ -85,15 +104,18 @@ class FramingError(ValueError):
     """A raw object that does not follow this framing."""
 
 
-def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int) -> Record:
-    """A record of whole rows (lines without their newline)."""
+def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int, index: int) -> Record:
+    """A record of whole rows (lines without their newline), the `index`-th framed from `header`."""
     if payload_bytes >= COMPRESS_FROM_BYTES:
-        return _frame_run(header, [b"\n".join([*rows, b""])], payload_bytes, len(rows))
+        return _frame_run(header, [b"\n".join([*rows, b""])], payload_bytes, len(rows), index)
     # One join copies the rows once: header, each row and a final empty piece, newline between each.
-    return Record(b"\n".join([MAGIC + _head(header, len(rows), payload_bytes), *rows, b""]), len(rows))
+    head = _head(header, len(rows), payload_bytes, index)
+    return Record(b"\n".join([MAGIC + head, *rows, b""]), len(rows))
 
 
-def _frame_run(header: RecordHeader, pieces: Sequence[bytes | memoryview], size: int, rows: int) -> Record:
+def _frame_run(
+    header: RecordHeader, pieces: Sequence[bytes | memoryview], size: int, rows: int, index: int
+) -> Record:
     """A record of runs of whole lines, each line ending with a newline: compressed when that pays."""
     if size >= COMPRESS_FROM_BYTES:
         import zstandard  # here, not at import time: only batches of a few KB or more pay for it
@@ -102,11 +124,12 @@ def _frame_run(header: RecordHeader, pieces: Sequence[bytes | memoryview], size:
         packer = zstandard.ZstdCompressor(level=_ZSTD_LEVEL, write_checksum=True).compressobj(size=size)
         packed = b"".join([*map(packer.compress, pieces), packer.flush()])
         if len(packed) <= size - size // 8:  # saving less is not worth the compactor's decompression
-            return Record(b"".join([MAGIC, _head(header, rows, len(packed), True), b"\n", packed]), rows)
-    return Record(b"".join([MAGIC, _head(header, rows, size), b"\n", *pieces]), rows)
+            head = _head(header, rows, len(packed), index, compressed=True)
+            return Record(b"".join([MAGIC, head, b"\n", packed]), rows)
+    return Record(b"".join([MAGIC, _head(header, rows, size, index), b"\n", *pieces]), rows)
 
 
-def _head(header: RecordHeader, rows: int, length: int, compressed: bool = False) -> bytes:
+def _head(header: RecordHeader, rows: int, length: int, index: int, compressed: bool = False) -> bytes:
     return orjson.dumps(
         {
             "ds": header.datasource,
@@ -118,7 +141,8 @@ def _head(header: RecordHeader, rows: int, length: int, compressed: bool = False
             "n": rows,
             "len": length,
         }
-        | ({"dd": 1} if header.deduplicated else {})
+        | ({"dd": int(header.deduplicated)} if header.deduplicated else {})
+        | ({"id": record_id(header.record_id, index)} if header.record_id else {})
         | ({"z": 1} if compressed else {})
     )
 
@@ -141,7 +165,7 @@ def frame_rows(header: RecordHeader, rows: Sequence[bytes]) -> list[Record]:
         if not count:
             raise FramingError(f"a row of {len(rows[start])} bytes cannot fit a Firehose record")
         stop = start + count
-        records.append(_frame(header, rows[start:stop], ends[stop - 1] - base + count))
+        records.append(_frame(header, rows[start:stop], ends[stop - 1] - base + count, len(records)))
         start, base = stop, ends[stop - 1]
     return records
 
@@ -174,10 +198,10 @@ def frame_runs(header: RecordHeader, runs: Sequence[tuple[bytes | memoryview, in
             elif not pieces:
                 row = data.index(b"\n", start) - start
                 raise FramingError(f"a row of {row} bytes cannot fit a Firehose record")
-            records.append(_frame_run(header, pieces, size, rows))
+            records.append(_frame_run(header, pieces, size, rows, len(records)))
             pieces, size, rows = [], 0, 0
     if pieces:
-        records.append(_frame_run(header, pieces, size, rows))
+        records.append(_frame_run(header, pieces, size, rows, len(records)))
     return records
 
 
@@ -235,24 +259,23 @@ def decode_bodies(blob: bytes) -> Iterator[RecordBody]:
                 request_id=str(head["rid"]),
                 ingested_at_ms=int(head["t"]),
                 schema_version=int(head["sv"]),
-                deduplicated=bool(head.get("dd", 0)),
+                deduplicated=int(head.get("dd", 0)),
             )
+            rec_id = str(head.get("id", ""))
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise FramingError(f"bad record header at byte {pos}: {e}") from e
         body = blob[nl + 1 : nl + 1 + length]
         if len(body) != length:
             raise FramingError(f"record at byte {pos} is truncated")
         if head.get("z"):
-            # The frame's checksum vouches for its bytes; the row count is checked where rows are split
-            # (RecordBody.rows), or by whoever reads them whole (the compactor: Arrow's row count).
+            # The frame's checksum vouches for its bytes, not for the header's count.
             body = _unzstd(body, pos)
-            if body and not body.endswith(b"\n"):
-                raise FramingError(f"record at byte {pos} does not end with a whole row")
-        else:
-            found = body.count(b"\n")
-            if found != count or (body and not body.endswith(b"\n")):
-                raise FramingError(f"record at byte {pos} holds {found} rows, its header says {count}")
-        yield RecordBody(header, body, count)
+        # Counted per record (~0.5 ms per MB): two records whose wrong counts cancel out would otherwise
+        # pass a count of the whole, and rows would take their neighbour's header (its dd, its id).
+        found = body.count(b"\n")
+        if found != count or (body and not body.endswith(b"\n")):
+            raise FramingError(f"record at byte {pos} holds {found} rows, its header says {count}")
+        yield RecordBody(header, body, count, rec_id)
         pos = nl + 1 + length
 
 

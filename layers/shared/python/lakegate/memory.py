@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from lakegate.ingest.tokens import TokenStore
     from lakegate.lake.evolution import SchemaStore
     from lakegate.lake.objects import ObjectStore
+    from lakegate.lake.records import RecordStore
 
 
 class MemoryTokenStore:
@@ -75,11 +76,26 @@ class MemoryRefStore:
         taken: set[str] = set()
         for c in claims:
             held = self.items.get(c.key)
-            if held is not None and held[0] != owner and (held[2] is None or held[2] >= now):
+            mine = c.owner or owner
+            if held is not None and held[0] != mine and (held[2] is None or held[2] >= now):
                 taken.add(c.key)
             else:
-                self.items[c.key] = (owner, c.payload, c.expires_at)
+                self.items[c.key] = (mine, c.payload, c.expires_at)
         return taken
+
+    def claim_once(self, claims: Sequence[Claim], owner: str, now: float) -> dict[str, tuple[str, str]]:
+        """Like the refs table's record claims: a live claim is never overwritten, not even by its owner."""
+        if self.fail_claims:
+            self.fail_claims -= 1
+            raise StoreUnavailable("record claim failed: ThrottlingException")
+        held: dict[str, tuple[str, str]] = {}
+        for c in claims:
+            current = self.items.get(c.key)
+            if current is not None and (current[2] is None or current[2] >= now):
+                held[c.key] = (current[0], current[1])
+            else:
+                self.items[c.key] = (c.owner or owner, c.payload, c.expires_at)
+        return held
 
     def release(self, keys: Sequence[str], owner: str) -> None:
         for key in keys:
@@ -166,6 +182,7 @@ if TYPE_CHECKING:
     _registry: Registry = MemoryRegistry()
     _schemas: SchemaStore = MemoryRegistry()
     _refs: RefStore = MemoryRefStore()
+    _records: RecordStore = MemoryRefStore()
     _limiter: RateLimiter = MemoryRateLimiter()
     _sink: RecordSink = MemorySink()
     _objects: ObjectStore = MemoryObjectStore()

@@ -56,6 +56,9 @@ class DataSource:
     dedup_window_seconds: int = 0
     # Requests per second for this data source (0 = the deployment's default).
     rate_limit: int = 0
+    # Every record of this data source is claimed when it lands (keyed ones always are), so even rows
+    # without a dedup key land exactly once though Firehose delivers at least once.
+    exactly_once: bool = False
 
     @property
     def effective_dedup_key(self) -> str:
@@ -78,7 +81,7 @@ class DataSource:
             "dedup_key": self.dedup_key,
             "dedup_window_seconds": self.dedup_window_seconds,
             "rate_limit": self.rate_limit,
-        }
+        } | ({"exactly_once": True} if self.exactly_once else {})
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DataSource:
@@ -95,6 +98,7 @@ class DataSource:
             dedup_key=str(d.get("dedup_key", "")),
             dedup_window_seconds=int(d.get("dedup_window_seconds", 0)),
             rate_limit=int(d.get("rate_limit", 0)),
+            exactly_once=bool(d.get("exactly_once", False)),
         )
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 TRANSACTION_ITEMS = 100  # DynamoDB's limit per TransactWriteItems
 _MAX_ATTEMPTS = 6  # transaction conflicts and throttling, with backoff, before giving up
+# Record claims in flight at once: a PutItem takes ~5-10 ms, so 1,000 records take ~0.5 s, not 7 s.
+_PARALLEL_PUTS = 16
 
 
 class DynamoRefStore:
@@ -72,6 +75,7 @@ class DynamoRefStore:
         return taken
 
     def _put(self, claim: Claim, owner: str, now: float) -> TransactWriteItemTypeDef:
+        owner = claim.owner or owner
         item: dict[str, Any] = {"pk": {"S": claim.key}, "owner": {"S": owner}}
         if claim.payload:
             item["payload"] = {"S": claim.payload}
@@ -86,6 +90,37 @@ class DynamoRefStore:
                 "ExpressionAttributeValues": {":now": {"N": str(int(now))}, ":owner": {"S": owner}},
             }
         }
+
+    def claim_once(self, claims: Sequence[Claim], owner: str, now: float) -> dict[str, tuple[str, str]]:
+        """Record claims (lakegate.lake.records.RecordStore): one conditional PutItem per key, never over a
+        live claim (its owner's included), in parallel. A lost condition returns the holder's item with it
+        (ReturnValuesOnConditionCheckFailure), so a claim costs one write and no read, and 1 WCU where a
+        transaction item costs 2: the compactor claims every record of a keyed data source."""
+        if len(claims) <= 1:
+            found = [self._claim_once(c, owner, now) for c in claims]
+        else:
+            with ThreadPoolExecutor(max_workers=min(_PARALLEL_PUTS, len(claims))) as pool:
+                found = list(pool.map(lambda c: self._claim_once(c, owner, now), claims))
+        return {c.key: holder for c, holder in zip(claims, found, strict=True) if holder is not None}
+
+    def _claim_once(self, claim: Claim, owner: str, now: float) -> tuple[str, str] | None:
+        put = self._put(claim, owner, now)["Put"]
+        try:
+            self._client.put_item(
+                TableName=put["TableName"],
+                Item=put["Item"],
+                ConditionExpression="attribute_not_exists(pk) OR expires_at < :now",
+                ExpressionAttributeValues={":now": {"N": str(int(now))}},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+            return None
+        except ClientError as e:
+            if error_code(e) != "ConditionalCheckFailedException":
+                raise unavailable(e, "record claim") from e
+            item: dict[str, Any] = e.response.get("Item") or {}  # type: ignore[assignment]
+            return (str(item.get("owner", {}).get("S", "")), str(item.get("payload", {}).get("S", "")))
+        except BotoCoreError as e:
+            raise unavailable(e, "record claim") from e
 
     def release(self, keys: Sequence[str], owner: str) -> None:
         for key in keys:

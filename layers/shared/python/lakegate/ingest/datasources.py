@@ -67,6 +67,7 @@ def describe(ds: DataSource) -> dict[str, Any]:
         "dedup_key": ds.effective_dedup_key,
         "dedup_window_seconds": ds.dedup_window_seconds,
         "rate_limit": ds.rate_limit,
+        "exactly_once": ds.exactly_once or bool(ds.effective_dedup_key),
         "quarantine": ds.name + QUARANTINE_SUFFIX,
     }
 
@@ -111,6 +112,13 @@ def _window(text: str) -> int:
     return seconds
 
 
+def _flag(name: str, text: str) -> bool:
+    value = text.strip().lower()
+    if value not in ("", "true", "false", "1", "0"):
+        raise InvalidRequest(f"Invalid {name} '{text[:50]}': true or false")
+    return value in ("true", "1")
+
+
 def defined(params: Mapping[str, str]) -> DataSource:
     """The data source the parameters define, checked so that nothing stored can fail at landing."""
     mode = params.get("mode", "create") or "create"
@@ -139,7 +147,10 @@ def defined(params: Mapping[str, str]) -> DataSource:
             f"Invalid dedup_key '{dedup_key[:200]}': it must point at one value, not an array"
         )
     return replace(
-        ds, dedup_key=dedup_key, dedup_window_seconds=_window(params.get("dedup_window_seconds", ""))
+        ds,
+        dedup_key=dedup_key,
+        dedup_window_seconds=_window(params.get("dedup_window_seconds", "")),
+        exactly_once=_flag("exactly_once", params.get("exactly_once", "")),
     )
 
 

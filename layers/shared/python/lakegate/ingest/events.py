@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from lakegate.config import Limits
 from lakegate.dedup import RefStore, deduplicate
 from lakegate.errors import Forbidden, InvalidRequest
-from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
+from lakegate.framing import CLAIMED_REFS, Record, RecordHeader, frame_rows, frame_runs, quarantine_row
 from lakegate.ingest.auth import Token
 from lakegate.ingest.delivery import Delivery, RecordSink
 from lakegate.ingest.registry import Registry
@@ -89,8 +89,10 @@ class Ingestor:
             rows, keys, duplicates = dd.rows, dd.keys, dd.duplicates
         now_ms = int(self.clock() * 1000)
         # Rows claimed here are marked so the compactor lands them without claiming their refs again.
-        claimed = bool(wait and dedup_key)
-        header = RecordHeader(ds.name, workspace, False, request_id, now_ms, ds.version, deduplicated=claimed)
+        claimed = CLAIMED_REFS if wait and dedup_key else 0
+        header = RecordHeader(
+            ds.name, workspace, False, request_id, now_ms, ds.version, claimed, _record_ids(ds, request_id)
+        )
         # Rows still as the checker kept them travel as runs of lines: clean blocks are never split.
         accepted = (
             frame_runs(header, rows.runs()) if isinstance(rows, AcceptedRows) else frame_rows(header, rows)
@@ -143,8 +145,17 @@ class Ingestor:
     ) -> list[Record]:
         if not checked.rejected:
             return []
-        header = RecordHeader(ds.name, workspace, True, request_id, now_ms, ds.version)
+        ids = _record_ids(ds, request_id)
+        header = RecordHeader(ds.name, workspace, True, request_id, now_ms, ds.version, 0, ids and f"{ids}/q")
         return frame_rows(header, [quarantine_row(r.line, r.column, r.error) for r in checked.rejected])
+
+
+def _record_ids(ds: DataSource, request_id: str) -> str:
+    """The prefix of the record ids a request's records carry when its rows are promised exactly once (a
+    dedup key, or the data source's `exactly_once`): the compactor claims each id, so a record Firehose
+    delivers twice, or that the ingest sent again after an answer timed out, lands once. Unkeyed rows of
+    other data sources are at least once, as Tinybird's are: a record claim is a DynamoDB write."""
+    return request_id if ds.effective_dedup_key or ds.exactly_once else ""
 
 
 def _retry_advice(dedup_key: str) -> str:

@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from lakegate.dedup import Claim, RefStore
+from lakegate.dedup import Claim, RefStore, event_key, event_lookup_key
 from lakegate.errors import (
     Forbidden,
     InvalidRequest,
@@ -34,7 +34,7 @@ from lakegate.errors import (
     PayloadTooLarge,
     StoreUnavailable,
 )
-from lakegate.framing import RecordHeader, frame_rows
+from lakegate.framing import CLAIMED_EVENTS, RecordHeader, frame_rows
 from lakegate.ingest.auth import Token
 from lakegate.ingest.delivery import RecordSink
 from lakegate.ingest.registry import Registry
@@ -145,14 +145,9 @@ def parse_login(body: bytes) -> str:
     return token
 
 
-def claim_key(workspace: str, datasource: str, name: str, ref: str) -> str:
-    """The key that makes (name, ref) unique in a data source."""
-    return f"{workspace}#{datasource}#event:" + orjson.dumps([name, ref]).decode()
-
-
-def lookup_key(workspace: str, datasource: str, ref: str) -> str:
-    """The key `GET /events/{ref}` reads: the first stored event with this ref, whatever its name."""
-    return f"{workspace}#{datasource}#ref:{ref}"
+# Defined in dedup, where the compactor finds them too: an event quarantined at landing gives both back.
+claim_key = event_key
+lookup_key = event_lookup_key
 
 
 def stored_event(event: dict[str, Any], claimed_at: float) -> bytes:
@@ -322,9 +317,18 @@ class VayuEvents:
         request_id: str,
         time_left: float | None,
     ) -> None:
-        # Claimed per (name, ref) above: the compactor must not dedup them again by the ref alone.
+        # Claimed per (name, ref) above: the compactor must not dedup them again by the ref alone. Each
+        # record carries an id, so a record Firehose delivers twice lands once.
+        now_ms = int(self.clock() * 1000)
         header = RecordHeader(
-            ds.name, workspace, False, request_id, int(self.clock() * 1000), ds.version, deduplicated=True
+            ds.name,
+            workspace,
+            False,
+            request_id,
+            now_ms,
+            ds.version,
+            deduplicated=CLAIMED_EVENTS,
+            record_id=request_id,
         )
         Sender(self.sink, self.refs, self.clock, self.sleep).send(
             frame_rows(header, rows),

@@ -87,7 +87,7 @@ def table_name(name: str) -> str:
 
 
 def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[str, str]], ...]:
-    """The partition scheme of the compactor (`compactor._column_partitions`), as Glue projections."""
+    """The partition scheme of the compactor (`lake.landing._partitions`), as Glue projections."""
     scheme = None if quarantine else partition_column(ds)
     return _INGESTION if scheme is None else (_BY_COLUMN[scheme[0]],)
 

@@ -1,55 +1,57 @@
 """The compactor's core: one raw Firehose object in, Parquet files per data source and partition out.
 
-`compact` is pure but for two stores it is handed: bytes, the registry and the refs in, named Arrow
-tables out. `Compactor` drives it over any `ObjectStore` (the handler passes S3). No boto3 here.
-Output names derive from the input key and the group, so a retried object overwrites its own files
-and never lands a row twice. Rows with a dedup key that were not claimed at ingest (wait=false) have
-their refs claimed here, the raw object as owner: a ref lands once whichever path it came by, and a
-retried object claims the same refs again as their owner, so it keeps the same rows.
+`landings` is pure but for the stores it is handed (the registry, the refs, the record claims): records in,
+named Arrow tables out, one chunk of a data source's rows at a time so memory stays bounded. `Compactor`
+drives it over any `ObjectStore` (the handler passes S3), writing each chunk's files before it converts the
+next. No boto3 here. Output names derive from the input key, the group and the chunk, so a retried object
+overwrites its own files and never lands a row twice.
+
+Per chunk: rows are made ready (`landing.prepare`: nothing a row holds makes it raise); rows with a dedup
+key that were not claimed at ingest have their refs claimed, owned by their record (or, for records
+without an id, by the object); each record with an id is claimed with the decision (`records`); then the
+files are built. A row claimed at ingest that ends in quarantine gives its claims back, so the client's
+corrected resend lands.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lakegate.dedup import RefStore, deduplicate
+from lakegate.dedup import RefStore
 from lakegate.errors import InvalidRequest, StoreUnavailable
-from lakegate.lake.evolution import SchemaStore, evolve
+from lakegate.framing import RecordBody
+from lakegate.lake.evolution import SchemaStore
 from lakegate.lake.expiry import expire
+from lakegate.lake.landing import Prepared, prepare, quarantine_of, unknown_source
 from lakegate.lake.layout import (
     PARQUET_CONTENT_TYPE,
-    column_partition,
     error_key,
     folder,
     ingestion_partition,
     part_key,
-    partition_column,
     quarantine_name,
 )
 from lakegate.lake.objects import ObjectStore
-from lakegate.lake.parquet import (
-    Converted,
-    column_partitions,
-    fast_table,
-    parse_lines,
-    rows_to_table,
-    sort_table,
-    to_parquet,
-)
-from lakegate.lake.quarantine import quarantine_table
-from lakegate.lake.raw import Group, QuarantineEntry, UnreadableObject, group_records, read_raw
+from lakegate.lake.parquet import to_parquet
+from lakegate.lake.raw import Chunk, QuarantineEntry, UnreadableObject, chunks, read_raw
+from lakegate.lake.records import Claimer, RecordStore, owner_of
 from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
     from lakegate.lake.catalog import Catalog
+
+__all__ = ["Compaction", "Compactor", "LandedFile", "Outcome", "compact", "landings", "owner_of"]
+
+# raw/'s retention in days when the caller does not say (template.yaml's RawRetentionDays default).
+RAW_RETENTION_DAYS = 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,149 +71,146 @@ class LandedFile:
         return to_parquet(self.table)
 
 
+@dataclass(frozen=True, slots=True)
+class Compaction:
+    """What (a chunk of) a raw object becomes: its files, and what did not land and why."""
+
+    files: list[LandedFile]
+    # Rows not landed because they landed already: their ref did, or their whole record did.
+    duplicate_rows: int = 0
+    # Records dropped whole because another object, or an earlier copy in this one, landed them.
+    duplicate_records: int = 0
+    # Rows of a data source whose definition cannot be applied, set aside to its quarantine.
+    set_aside_rows: int = 0
+    set_aside: tuple[str, ...] = ()
+
+    def __add__(self, other: Compaction) -> Compaction:
+        return Compaction(
+            self.files + other.files,
+            self.duplicate_rows + other.duplicate_rows,
+            self.duplicate_records + other.duplicate_records,
+            self.set_aside_rows + other.set_aside_rows,
+            self.set_aside + other.set_aside,
+        )
+
+
 def _ingestion_partitions(ms: Sequence[int]) -> list[str]:
     """Per row; worked out once per ingestion time (a record's rows share one)."""
     names: dict[int, str] = {}
     return [names[t] if t in names else names.setdefault(t, ingestion_partition(t)) for t in ms]
 
 
-def _column_partitions(ds: DataSource, table: pa.Table) -> list[str] | None:
-    scheme = partition_column(ds)
-    if scheme is None:
-        return None
-    return column_partitions(table, scheme[1], scheme[0], column_partition)
-
-
 def _split(
     source_key: str,
-    workspace: str,
+    chunk: Chunk,
     name: str,
     quarantine: bool,
     table: pa.Table,
     partitions: Sequence[str],
     schema: DataSource | None,
 ) -> list[LandedFile]:
-    """One file per partition, in the order partitions first appear, its rows in sorting-key order.
-    `partitions` holds one per row, or a single one for all the rows."""
+    """One file per partition, in the order partitions first appear, rows kept in table order (sorted)."""
     where: dict[str, list[int]] = defaultdict(list)
-    if len(set(partitions)) == 1:
+    if partitions.count(partitions[0]) == len(partitions):
         where[partitions[0]] = []  # the whole table: no index list to build
     else:
         for i, p in enumerate(partitions):
             where[p].append(i)
-    files = []
-    for partition, indexes in where.items():
-        part = table if len(where) == 1 else table.take(pa.array(indexes, type=pa.int64()))
-        key = part_key(source_key, workspace, name, partition)
-        sorting_key = () if quarantine or schema is None else schema.sorting_key
-        files.append(
-            LandedFile(key, workspace, name, quarantine, partition, sort_table(part, sorting_key), schema)
+    ws = chunk.workspace
+    return [
+        LandedFile(
+            part_key(source_key, ws, name, partition, chunk.index),
+            ws,
+            name,
+            quarantine,
+            partition,
+            table if len(where) == 1 else table.take(pa.array(indexes, type=pa.int64())),
+            schema,
         )
-    return files
+        for partition, indexes in where.items()
+    ]
 
 
-def _convert(schemas: SchemaStore, workspace: str, ds: DataSource, g: Group) -> tuple[DataSource, Converted]:
-    """The schema the rows land with, and the rows. Rows checked at ingest against this very schema go
-    through Arrow's reader in one C++ pass; any other group (or one Arrow cannot vouch for) is parsed
-    here, may evolve the schema, and converts row by row."""
-    if g.versions == {ds.version}:
-        table = fast_table(ds, g.data, g.rows)
-        if table is not None:
-            return ds, Converted(table, list(range(g.rows)))
-    parsed = parse_lines(g.lines)
-    ds = evolve(schemas, workspace, ds, parsed.rows)
-    return ds, rows_to_table(ds, g.lines, g.ingested_ms, parsed)
-
-
-@dataclass(frozen=True, slots=True)
-class Compaction:
-    """What a raw object becomes: its files, and how many rows were dropped as already-landed refs."""
-
-    files: list[LandedFile]
-    duplicate_rows: int = 0
-
-
-def owner_of(source_key: str) -> str:
-    """Who holds the refs a raw object's rows claim: the object itself, the same on every retry."""
-    return f"raw:{source_key}"
-
-
-def _drop_landed_refs(
-    refs: RefStore,
-    owner: str,
-    now: float,
-    workspace: str,
-    ds: DataSource,
-    g: Group,
-    converted: Converted,
-) -> tuple[pa.Table, list[int]]:
-    """The converted rows minus those whose ref another request or object holds (or an earlier row of
-    this object took). Rows claimed at ingest are kept as they are: their request holds the ref."""
-    table, kept = converted.table, converted.kept
-    open_rows = [j for j, i in enumerate(kept) if not g.claimed[i]]
-    if not open_rows:
-        return table, kept
-    dd = deduplicate(
-        [g.lines[kept[j]] for j in open_rows],
-        ds.effective_dedup_key,
-        workspace,
-        ds.name,
-        ds.dedup_window_seconds,
-        refs,
-        owner,
-        now,
-    )
-    if dd.duplicates == 0:
-        return table, kept
-    dropped = set(open_rows) - {open_rows[j] for j in dd.indexes}
-    mask = [j not in dropped for j in range(len(kept))]
-    return table.filter(pa.array(mask, type=pa.bool_())), [i for j, i in enumerate(kept) if j not in dropped]
+def landings(
+    source_key: str,
+    records: Sequence[RecordBody],
+    schemas: SchemaStore,
+    refs: RefStore | None = None,
+    claims: RecordStore | None = None,
+    now: float = 0.0,
+    keep_days: int = RAW_RETENTION_DAYS,
+) -> Iterator[Compaction]:
+    """What a raw object's records become, one chunk at a time (see the module's docstring). Fields the
+    registry does not know yet are added to it first (append-only), then land with the rows. With `refs`,
+    rows whose dedup key landed already are dropped; with `claims`, records another object landed are."""
+    claimer = Claimer(source_key, refs, claims, now, keep_days)
+    sources: dict[tuple[str, str], DataSource | None] = {}
+    for chunk in chunks(records):
+        where = (chunk.workspace, chunk.datasource)
+        if where not in sources:
+            sources[where] = schemas.get(*where)
+        sources[where], landed = _land(source_key, schemas, claimer, chunk, sources[where])
+        yield landed
 
 
 def compact(
-    source_key: str, blob: bytes, schemas: SchemaStore, refs: RefStore | None = None, now: float = 0.0
+    source_key: str,
+    blob: bytes,
+    schemas: SchemaStore,
+    refs: RefStore | None = None,
+    now: float = 0.0,
+    claims: RecordStore | None = None,
 ) -> Compaction:
-    """The Parquet files one raw object becomes: per data source and partition, plus their quarantine.
-    Fields the registry does not know yet are added to it first (append-only), then land with the rows.
-    With `refs`, rows whose dedup key has landed already (claimed at `now`) are dropped."""
+    """Every file one raw object becomes, at once (tests, bench): `landings` of its records."""
+    total = Compaction([])
+    for part in landings(source_key, read_raw(blob), schemas, refs, claims, now):
+        total += part
+    return total
+
+
+def _land(
+    source_key: str, schemas: SchemaStore, claimer: Claimer, chunk: Chunk, ds: DataSource | None
+) -> tuple[DataSource | None, Compaction]:
+    if ds is None:
+        prepared = unknown_source(chunk)
+    elif chunk.rows:
+        prepared = prepare(schemas, chunk, ds)
+        ds = prepared.ds
+    else:
+        prepared = Prepared(ds)
+    settled = claimer.settle(chunk, ds, prepared.rows, [e.index for e in prepared.errors])
+    lands, drop = settled.lands, settled.drop
+
+    name = chunk.datasource
     files: list[LandedFile] = []
-    duplicates = 0
-    for (workspace, name), g in group_records(read_raw(blob)).items():
-        ds = schemas.get(workspace, name)
-        quarantined = list(g.quarantined)
-        if ds is None:
-            error = f"Data Source '{name}' is not in the registry of workspace '{workspace}'"
-            quarantined += [
-                QuarantineEntry(line.decode("utf-8", "replace"), "", error, rid, ms)
-                for line, rid, ms in zip(g.lines, g.request_ids, g.ingested_ms, strict=True)
-            ]
-        elif g.rows:
-            ds, converted = _convert(schemas, workspace, ds, g)
-            quarantined += [
-                QuarantineEntry(
-                    e.line.decode("utf-8", "replace"),
-                    e.column,
-                    e.error,
-                    g.request_ids[e.index],
-                    g.ingested_ms[e.index],
-                )
-                for e in converted.errors
-            ]
-            table, kept = converted.table, converted.kept
-            if refs is not None and ds.effective_dedup_key and table.num_rows:
-                table, kept = _drop_landed_refs(refs, owner_of(source_key), now, workspace, ds, g, converted)
-                duplicates += converted.table.num_rows - table.num_rows
-            if table.num_rows:
-                partitions = _column_partitions(ds, table) or _ingestion_partitions(
-                    [next(iter(g.times))] if len(g.times) == 1 else [g.ingested_ms[i] for i in kept]
-                )
-                files += _split(source_key, workspace, name, False, table, partitions, ds)
-        if quarantined:
-            qname = quarantine_name(name)
-            qtable = quarantine_table(ds, quarantined)
-            qparts = _ingestion_partitions([e.inserted_ms for e in quarantined])
-            files += _split(source_key, workspace, qname, True, qtable, qparts, ds)
-    return Compaction(files, duplicates)
+    table = prepared.table
+    if table is not None and table.num_rows:
+        partitions = prepared.partitions
+        if drop:
+            mask = [r not in drop for r in prepared.rows]
+            table = table.filter(pa.array(mask, type=pa.bool_()))
+            partitions = [p for p, keep in zip(partitions, mask, strict=True) if keep]
+        if table.num_rows:
+            files += _split(source_key, chunk, name, False, table, partitions, ds)
+    entries = [e for e, k in zip(chunk.quarantined, chunk.quarantined_record, strict=True) if lands[k]]
+    errors = [(e.index, e.column, e.error) for e in prepared.errors]
+    if settled.refused:
+        errors = sorted(errors + [(r, "", why) for r, why in settled.refused.items()])
+    lines = chunk.lines if errors else []
+    entries += [
+        QuarantineEntry(
+            lines[i].decode("utf-8", "replace"), column, error, chunk.request_ids[i], chunk.ingested_ms[i]
+        )
+        for i, column, error in errors
+        if lands[chunk.record_of[i]]
+    ]
+    if entries:
+        qtable = quarantine_of(ds, entries)
+        qparts = _ingestion_partitions([e.inserted_ms for e in entries])
+        files += _split(source_key, chunk, quarantine_name(name), True, qtable, qparts, ds)
+    reason = (f"{chunk.workspace}/{name}: {prepared.set_aside}",) if prepared.set_aside else ()
+    set_aside = chunk.rows if prepared.set_aside else 0
+    return ds, Compaction(files, settled.duplicate_rows, settled.duplicate_records, set_aside, reason)
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +221,12 @@ class Outcome:
     files: tuple[str, ...] = ()
     rows: int = 0
     quarantined_rows: int = 0
-    # Rows not landed because their ref had landed already (or came twice in the object).
+    # Rows not landed because their ref had landed already (or came twice in the object), or their record.
     duplicate_rows: int = 0
+    duplicate_records: int = 0
+    # Rows of data sources whose definition cannot be applied, set aside to their quarantine, and why.
+    set_aside_rows: int = 0
+    set_aside: tuple[str, ...] = ()
     error: str = ""
     # The rows landed, but the catalog could not be brought in step (it is retried on the next object).
     catalog_error: str = ""
@@ -247,41 +250,66 @@ class Compactor:
         catalog: Catalog | None = None,
         refs: RefStore | None = None,
         clock: Callable[[], float] = time.time,
+        claims: RecordStore | None = None,
+        keep_days: int = RAW_RETENTION_DAYS,
     ) -> None:
         self._store = store
         self._schemas = schemas
         self._catalog = catalog
         self._refs = refs
         self._clock = clock
+        self._claims = claims
+        self._keep_days = keep_days
 
     def process(self, source_key: str) -> Outcome:
         blob = self._store.get(source_key)
         try:
-            compaction = compact(source_key, blob, self._schemas, self._refs, self._clock())
+            records = read_raw(blob)
         except UnreadableObject as e:
             reason = str(e).encode("ascii", "replace").decode()[:_MAX_REASON]
             self._store.copy(source_key, error_key(source_key), {"lakegate-error": reason})
             return Outcome(source_key, (error_key(source_key),), error=reason)
-        files = compaction.files
-        for f in files:
-            self._store.put(f.key, f.body(), PARQUET_CONTENT_TYPE)
-        expired, expiry_error = self._expire(files)
+        del blob  # the records hold what is needed: the object's bytes can go before the rows are parsed
+        keys: list[str] = []
+        rows = quarantined = 0
+        total = Compaction([])
+        landed: dict[tuple[str, str], DataSource] = {}
+        parts = landings(
+            source_key, records, self._schemas, self._refs, self._claims, self._clock(), self._keep_days
+        )
+        for part in parts:
+            for f in part.files:
+                self._store.put(f.key, f.body(), PARQUET_CONTENT_TYPE)
+                keys.append(f.key)
+                if f.quarantine:
+                    quarantined += f.table.num_rows
+                else:
+                    rows += f.table.num_rows
+                if f.schema is not None:
+                    landed[(f.workspace, f.schema.name)] = f.schema
+            total += Compaction(
+                [], part.duplicate_rows, part.duplicate_records, part.set_aside_rows, part.set_aside
+            )
+        expired, expiry_error = self._expire(landed)
         return Outcome(
             source_key,
-            tuple(f.key for f in files),
-            rows=sum(f.table.num_rows for f in files if not f.quarantine),
-            quarantined_rows=sum(f.table.num_rows for f in files if f.quarantine),
-            duplicate_rows=compaction.duplicate_rows,
-            catalog_error=self._sync_catalog(files),
+            tuple(keys),
+            rows=rows,
+            quarantined_rows=quarantined,
+            duplicate_rows=total.duplicate_rows,
+            duplicate_records=total.duplicate_records,
+            set_aside_rows=total.set_aside_rows,
+            set_aside=total.set_aside,
+            catalog_error=self._sync_catalog(landed.values()),
             expired=tuple(expired),
             expiry_error=expiry_error,
         )
 
-    def _sync_catalog(self, files: Sequence[LandedFile]) -> str:
+    def _sync_catalog(self, landed: Iterable[DataSource]) -> str:
         """Tables follow the data: synced after the files land, so a catalog outage never holds rows back."""
         if self._catalog is None:
             return ""
-        schemas = {f.schema.name: f.schema for f in files if f.schema is not None}
+        schemas = {ds.name: ds for ds in landed}
         errors = []
         for ds in schemas.values():
             try:
@@ -290,13 +318,12 @@ class Compactor:
                 errors.append(f"{ds.name}: {e}")
         return "; ".join(errors)
 
-    def _expire(self, files: Sequence[LandedFile]) -> tuple[list[str], str]:
+    def _expire(self, landed: dict[tuple[str, str], DataSource]) -> tuple[list[str], str]:
         """TTL, applied while the compactor is here: the data source's partitions past it go, and its
         quarantine's by ingestion time. A failure never holds rows back: the next object retries it."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         expired: list[str] = []
         errors: list[str] = []
-        landed = {(f.workspace, f.schema.name): f.schema for f in files if f.schema is not None}
         for (workspace, _), ds in landed.items():
             try:
                 ttl = parse_ttl(ds.ttl, ds)
@@ -308,6 +335,6 @@ class Compactor:
             for name in (ds.name, quarantine_name(ds.name)):
                 try:
                     expired += expire(self._store, folder(workspace, name), ttl, now)
-                except StoreUnavailable as e:  # the rows are landed: report it, the next object retries
+                except StoreUnavailable as e:  # the rows are landed: report it, the next object retries it
                     errors.append(f"{name}: {e}")
         return expired, "; ".join(errors)

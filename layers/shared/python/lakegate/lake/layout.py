@@ -51,8 +51,7 @@ def partition_column(ds: DataSource) -> tuple[str, str] | None:
     column = next((c for c in ds.columns if m and c.name == m.group(2)), None)
     if m is None or column is None:
         return None
-    t = column.parsed_type
-    if t.array or t.base not in ("Date", "Date32", "DateTime", "DateTime64"):
+    if column.parsed_type.base not in ("Date", "Date32", "DateTime", "DateTime64"):
         return None
     return m.group(1) or "toDate", column.name
 
@@ -62,7 +61,9 @@ def partition_key_applies(ds: DataSource) -> bool:
     date and hour), or `col`, `toDate(col)`, `toYYYYMM(col)`, `toYear(col)` of one of its own Date or
     DateTime columns (not an Array)."""
     key = ds.partition_key.strip()
-    return key in ("", "tuple()") or partition_column(ds) is not None
+    scheme = partition_column(ds)
+    columns = {c.name: c for c in ds.columns}
+    return key in ("", "tuple()") or (scheme is not None and not columns[scheme[1]].parsed_type.array)
 
 
 def column_partition(function: str, value: date | None) -> str:
@@ -71,10 +72,12 @@ def column_partition(function: str, value: date | None) -> str:
     return f"{label}={NULL_PARTITION if value is None else value.strftime(fmt)}"
 
 
-def part_key(source_key: str, workspace: str, name: str, partition: str) -> str:
-    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input and the group: a
-    retried raw object overwrites its own files."""
-    digest = hashlib.sha256(f"{source_key}\n{workspace}\n{name}\n{partition}".encode()).hexdigest()[:24]
+def part_key(source_key: str, workspace: str, name: str, partition: str, chunk: int = 0) -> str:
+    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input, the group and the
+    chunk of the group (the first chunk's id is the one objects landed whole had): a retried raw object
+    overwrites its own files."""
+    text = f"{source_key}\n{workspace}\n{name}\n{partition}" + (f"\n{chunk}" if chunk else "")
+    digest = hashlib.sha256(text.encode()).hexdigest()[:24]
     return f"{folder(workspace, name)}{partition}/part-{digest}.parquet"
 
 

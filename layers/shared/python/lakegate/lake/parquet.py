@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -289,24 +289,16 @@ def _keys_of(col: Column) -> str | None:
 # --- files -------------------------------------------------------------------------------------------
 
 
-def column_partitions(
-    table: pa.Table, column: str, function: str, label: Callable[[str, date | None], str]
-) -> list[str]:
-    """The partition of each row by its own date column, under `function` (toDate, toYYYYMM, toYear), in the
-    column's time zone: computed on days since 1970 (any unit, nanoseconds too), each distinct day labelled
-    once by `label(function, day)`."""
-    values = table.column(column)
-    days: list[int | None]
+def days_of(values: pa.ChunkedArray) -> list[int | None]:
+    """Days since 1970 of each date or instant, in the column's time zone (what `toDate` partitions by)."""
     if pa.types.is_timestamp(values.type) and values.type.tz not in (None, "UTC"):
-        days = _local_days(values, values.type.tz)
-    else:
-        if pa.types.is_timestamp(values.type):
-            values = values.cast(pa.timestamp(values.type.unit)).cast(pa.date32())
-        days = values.cast(pa.int32()).to_pylist()
-    labels: dict[int | None, str] = {}
-    for d in set(days):
-        labels[d] = label(function, None if d is None else _EPOCH_DAY + timedelta(days=d))
-    return [labels[d] for d in days]
+        return _local_days(values, values.type.tz)
+    if pa.types.is_timestamp(values.type):
+        values = values.cast(pa.timestamp(values.type.unit)).cast(pa.date32())
+    elif not pa.types.is_date32(values.type):
+        raise TypeError(f"no date in a column of {values.type}")
+    result: list[int | None] = values.cast(pa.int32()).to_pylist()
+    return result
 
 
 def _local_days(values: pa.ChunkedArray, zone: str) -> list[int | None]:
@@ -324,12 +316,6 @@ def _local_days(values: pa.ChunkedArray, zone: str) -> list[int | None]:
             local = datetime.fromtimestamp(ticks // per, UTC).astimezone(tz)
             out.append((local.date() - _EPOCH_DAY).days)
     return out
-
-
-def sort_table(table: pa.Table, sorting_key: Sequence[str]) -> pa.Table:
-    """Rows ordered by the sorting key's columns (names that are no column, e.g. expressions, are skipped)."""
-    keys = [(k, "ascending") for k in sorting_key if k in table.column_names]
-    return table.sort_by(keys) if keys and table.num_rows > 1 else table
 
 
 def to_parquet(table: pa.Table) -> bytes:
