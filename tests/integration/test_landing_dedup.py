@@ -66,9 +66,9 @@ def test_async_rows_land_each_ref_once_across_requests_and_within_one(lake: Lake
     assert (second["rows"], second["duplicate_rows"]) == (1, 1)
     assert landed_orders(lake) == [("a", "1st"), ("b", "1st"), ("c", "2nd")]
     assert claims(lake) == {
-        "ws1#orders#a": f"raw:{first_key}",
-        "ws1#orders#b": f"raw:{first_key}",
-        "ws1#orders#c": f"raw:{second_key}",
+        "ws1#orders#row:a": f"raw:{first_key}",
+        "ws1#orders#row:b": f"raw:{first_key}",
+        "ws1#orders#row:c": f"raw:{second_key}",
     }
 
 
@@ -84,7 +84,7 @@ def test_a_ref_sent_with_wait_then_without_lands_once(lake: Lake, compact: Compa
     # Then the row the wait=true request was answered 200 for is the one that lands
     assert sum(r["duplicate_rows"] for r in results) == 1
     assert landed_orders(lake) == [("x", "wait"), ("y", "async")]
-    assert claims(lake)["ws1#orders#x"] == "apigw-0"  # the wait=true request's id
+    assert claims(lake)["ws1#orders#row:x"] == "apigw-0"  # the wait=true request's id
 
 
 def test_a_ref_landed_without_wait_is_a_duplicate_for_a_later_wait_request(
@@ -127,7 +127,7 @@ def test_a_compaction_that_dies_after_claiming_lands_its_rows_on_retry(
     with pytest.raises(ClientError):
         compact(key)
     assert landed(lake) == {}
-    assert set(claims(lake)) == {"ws1#orders#a", "ws1#orders#b"}
+    assert set(claims(lake)) == {"ws1#orders#row:a", "ws1#orders#row:b"}
 
     # When Lambda retries the event
     monkeypatch.setattr(S3ObjectStore, "put", real_put)

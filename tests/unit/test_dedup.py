@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from lakegate.dedup import Claim, Deduplicated, deduplicate, key_of
+from lakegate.dedup import (
+    MAX_KEY_BYTES,
+    Claim,
+    Deduplicated,
+    deduplicate,
+    key_of,
+    key_room,
+    long_keys,
+    ref_key,
+)
 from lakegate.errors import StoreUnavailable
 from lakegate.memory import MemoryRefStore
 
@@ -27,9 +39,9 @@ def test_first_row_of_a_key_wins_within_a_batch_and_rows_without_a_key_pass() ->
     out = run(refs, [A1, B, A2, NOREF])
 
     assert out.rows == [A1, B, NOREF]
-    assert out.keys == ["ws#ds#a", "ws#ds#b", None]
+    assert out.keys == ["ws#ds#row:a", "ws#ds#row:b", None]
     assert out.duplicates == 1
-    assert set(refs.items) == {"ws#ds#a", "ws#ds#b"}
+    assert set(refs.items) == {"ws#ds#row:a", "ws#ds#row:b"}
 
 
 def test_a_key_held_by_an_earlier_request_is_a_duplicate() -> None:
@@ -40,7 +52,7 @@ def test_a_key_held_by_an_earlier_request_is_a_duplicate() -> None:
 
     assert out.rows == [B]
     assert out.duplicates == 1
-    assert refs.items["ws#ds#a"][0] == "req-1"
+    assert refs.items["ws#ds#row:a"][0] == "req-1"
 
 
 def test_a_key_its_owner_claims_again_is_not_a_duplicate() -> None:
@@ -58,7 +70,7 @@ def test_an_expired_claim_counts_as_free() -> None:
     assert run(refs, [A2], owner="req-2", window=60, now=NOW + 30).duplicates == 1
     out = run(refs, [A2], owner="req-3", window=60, now=NOW + 61)
     assert out.rows == [A2]
-    assert refs.items["ws#ds#a"] == ("req-3", "", int(NOW + 61) + 60)
+    assert refs.items["ws#ds#row:a"] == ("req-3", "", int(NOW + 61) + 60)
 
 
 def test_a_failed_claim_gives_back_what_it_took() -> None:
@@ -90,3 +102,44 @@ def test_memory_store_release_only_frees_the_owners_keys() -> None:
     refs.release(["k1", "k3"], "me")
 
     assert set(refs.items) == {"k2", "k3"}
+
+
+# --- keys a DynamoDB key can hold -----------------------------------------------------------------------
+
+
+def test_row_keys_have_their_own_key_space_and_room_counts_the_prefix_in_bytes() -> None:
+    assert ref_key("ws", "ds", "ref:x") == "ws#ds#row:ref:x"
+    assert key_room("ws", "ds") == MAX_KEY_BYTES - len("ws#ds#row:")
+    assert key_room("wé", "ds") == key_room("ws", "ds") - 1  # bytes, not characters
+
+
+KEYS = st.one_of(
+    st.text(alphabet=st.sampled_from('aé€😀\x00"\\\n'), max_size=40).map(lambda t: t * 60),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(max_examples=300, derandomize=True)
+@given(keys=st.lists(KEYS, min_size=1, max_size=8), room=st.integers(min_value=1, max_value=2100))
+def test_long_keys_finds_exactly_the_lines_whose_key_text_is_over_the_room(
+    keys: list[object], room: int
+) -> None:
+    lines = [orjson.dumps({"ref": k, "i": i}) for i, k in enumerate(keys)]
+    expected = {}
+    for line in lines:
+        text = key_of(orjson.loads(line), ("ref",))
+        if text is not None and len(text.encode()) > room:
+            expected[line] = len(text.encode())
+
+    # as one run and as runs of one line each, CRLF or not
+    assert long_keys([b"\n".join(lines) + b"\n"], "$.ref", room) == expected
+    assert long_keys([line + b"\r\n" for line in lines], "$.ref", room) == expected
+
+
+def test_long_keys_reads_nested_paths_and_skips_lines_without_the_key() -> None:
+    lines = [b'{"a": {"b": "' + b"x" * 3000 + b'"}}', b'{"a": "' + b"y" * 3000 + b'"}', b"not json " * 400]
+
+    assert long_keys([b"\n".join(lines)], "$.a.b", 2000) == {lines[0]: 3000}

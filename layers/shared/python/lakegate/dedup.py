@@ -5,19 +5,29 @@ other row when it lands a raw object (owner: the object, so a retried object kee
 
 A row's key is the value at the data source's dedup jsonpath; rows without one are sent as they
 are. A key seen twice in one batch is sent once (the first row wins); a key another request holds
-is not sent. Both count as duplicates. Keys are namespaced by workspace and data source.
+is not sent. Both count as duplicates. Keys are namespaced by workspace and data source, and a
+row's key is `<ws>#<ds>#row:<key>`: Vayu's claims on its data source (`event:`, `ref:`) are another
+key space, so no row of `/v0/events` can hide or block a Vayu event.
+
+A claim is a DynamoDB partition key, which holds at most 2,048 bytes: a row whose key does not fit
+with its prefix is refused at ingest (`long_keys`), with `wait=true` or without (an async row would
+otherwise fail the compactor's claim at landing).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import orjson
 
-from lakegate.errors import StoreUnavailable
+from lakegate.errors import StoreRefused, StoreUnavailable
 from lakegate.schema import parse_jsonpath, value_keys
+
+MAX_KEY_BYTES = 2048  # DynamoDB's limit on a partition key, the refs table's `pk`
+_LONGEST_SCALAR = 32  # bytes a JSON number or boolean key takes at most as text (orjson writes <= 24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +76,47 @@ def key_of(row: object, path: tuple[str, ...]) -> str | None:
     return v if isinstance(v, str) else orjson.dumps(v).decode()
 
 
+def key_prefix(workspace: str, datasource: str) -> str:
+    """What every row key of a data source starts with: its own key space (Vayu's are `event:`, `ref:`)."""
+    return f"{workspace}#{datasource}#row:"
+
+
 def ref_key(workspace: str, datasource: str, key: str) -> str:
-    return f"{workspace}#{datasource}#{key}"
+    return key_prefix(workspace, datasource) + key
+
+
+def key_room(workspace: str, datasource: str) -> int:
+    """How many bytes a row's key may take: a DynamoDB key holds MAX_KEY_BYTES, the prefix included."""
+    return MAX_KEY_BYTES - len(key_prefix(workspace, datasource).encode())
+
+
+def long_key_error(size: int, jsonpath: str, room: int) -> str:
+    return (
+        f"dedup key too long: the value at {jsonpath} takes {size} bytes, the limit is {room} bytes "
+        f"(a key is stored in DynamoDB, which holds {MAX_KEY_BYTES} bytes with the data source's prefix)"
+    )
+
+
+def long_keys(runs: Iterable[bytes | memoryview], jsonpath: str, room: int) -> dict[bytes, int]:
+    """Lines of these runs (newline-separated) whose key takes more than `room` bytes, with its size.
+
+    A key's text is never longer than the line that holds it (a JSON string decodes to at most its
+    encoded bytes; numbers and booleans are short), so only lines longer than `room` are parsed: a scan
+    at C speed finds none in almost every body."""
+    path = value_keys(parse_jsonpath(jsonpath))
+    shortest = room + 1 if room >= _LONGEST_SCALAR else 1
+    longer = re.compile(rb"(?m)^[^\n]{%d,}" % shortest)
+    found: dict[bytes, int] = {}
+    for run in runs:
+        for m in longer.finditer(run):
+            line = m.group(0).rstrip(b"\r")
+            try:
+                key = key_of(orjson.loads(line), path)
+            except orjson.JSONDecodeError:
+                continue
+            if key is not None and len(key.encode()) > room:
+                found[line] = len(key.encode())
+    return found
 
 
 def deduplicate(
@@ -90,7 +139,7 @@ def deduplicate(
             first.setdefault(ref_key(workspace, datasource, k), i)
     try:
         taken = refs.claim([Claim(key, "", expires) for key in first], owner, now)
-    except StoreUnavailable:
+    except (StoreUnavailable, StoreRefused):
         # Some chunks may be ours already: give them back (only ours: release checks the owner).
         refs.release(list(first), owner)
         raise

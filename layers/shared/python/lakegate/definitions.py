@@ -9,6 +9,7 @@ into a registry `DataSource`. Pure; the route that calls it is the ingest handle
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 
 from lakegate.column_types import UnknownType, parse_type
@@ -66,8 +67,8 @@ def parse_schema(text: str) -> tuple[Column, ...]:
         columns.append(Column(name, str(ctype), jsonpath, default.strip() if default else None))
     if not columns:
         raise InvalidRequest("The schema defines no columns")
-    names = [c.name for c in columns]
-    duplicated = sorted({n for n in names if names.count(n) > 1})
+    # Counted once, not with list.count per name: a schema of thousands of columns is refused, not slow.
+    duplicated = sorted(n for n, k in Counter(c.name for c in columns).items() if k > 1)
     if duplicated:
         raise InvalidRequest(f"Duplicated column names: {', '.join(duplicated)}")
     return tuple(columns)

@@ -65,5 +65,12 @@ class Unavailable(LakegateError):
         self.retry_after = retry_after
 
 
+class StoreRefused(LakegateError):
+    """A store refused what the request made it write, as sent (an item over DynamoDB's 400 KB, a key over
+    2,048 bytes, a value the service does not take): the same request would be refused again, so it is a
+    client error (400), never a 503 that invites a retry. The core checks the limits it knows first, with
+    messages naming them; this is the backstop for what it did not foresee."""
+
+
 class StoreUnavailable(Exception):
-    """An AWS adapter could not reach its service (throttled, timed out); the core maps it to 503."""
+    """An AWS adapter could not reach its service (throttled, timed out, a 5xx); the core maps it to 503."""

@@ -15,6 +15,7 @@ from lakegate.errors import (
     PartiallyInserted,
     PayloadTooLarge,
     RateLimited,
+    StoreRefused,
     Unavailable,
     UnsupportedEncoding,
     WrongCluster,
@@ -25,6 +26,7 @@ JSON = "application/json"
 
 STATUS: dict[type[LakegateError], int] = {
     InvalidRequest: 400,
+    StoreRefused: 400,
     Forbidden: 403,
     WrongCluster: 404,
     NotFound: 404,

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import orjson
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.aws.errors import error_code, unavailable
+from lakegate.aws.errors import error_code, translate
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ class DynamoRegistry:
                 ConsistentRead=True,
             )
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, "data source lookup") from e
+            raise translate(e, "data source lookup") from e
         item = resp.get("Item")
         return DataSource.from_dict(orjson.loads(item["schema"]["S"])) if item else None
 
@@ -51,13 +51,13 @@ class DynamoRegistry:
             )
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
-                raise unavailable(e, "data source creation") from e
+                raise translate(e, "data source creation") from e
             winner = self.get(workspace, ds.name)
             if winner is None:  # deleted between our write and read: extremely unlikely, retry once
                 return self.create(workspace, ds)
             return winner
         except BotoCoreError as e:
-            raise unavailable(e, "data source creation") from e
+            raise translate(e, "data source creation") from e
         return ds
 
     def list(self, workspace: str) -> list[DataSource]:
@@ -72,7 +72,7 @@ class DynamoRegistry:
         try:
             items = [item for page in pages for item in page.get("Items", [])]
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, "data source listing") from e
+            raise translate(e, "data source listing") from e
         return sorted(
             (DataSource.from_dict(orjson.loads(i["schema"]["S"])) for i in items), key=lambda d: d.name
         )
@@ -95,11 +95,11 @@ class DynamoRegistry:
             )
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
-                raise unavailable(e, "data source update") from e
+                raise translate(e, "data source update") from e
             winner = self.get(workspace, ds.name)
             if winner is None:
-                raise unavailable(e, "data source update") from e
+                raise translate(e, "data source update") from e
             return winner
         except BotoCoreError as e:
-            raise unavailable(e, "data source update") from e
+            raise translate(e, "data source update") from e
         return ds

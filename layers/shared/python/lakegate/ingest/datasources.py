@@ -20,7 +20,7 @@ from lakegate.config import Limits
 from lakegate.definitions import definition
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
 from lakegate.ingest.auth import Token
-from lakegate.ingest.registry import Registry
+from lakegate.ingest.registry import Registry, storable
 from lakegate.ingest.rows import check, compile_validator, parse
 from lakegate.retention import parse_ttl
 from lakegate.schema import (
@@ -95,7 +95,12 @@ def body_params(raw: bytes, content_type: str) -> dict[str, str]:
             raise InvalidRequest(f"The body is not valid JSON: {e}") from e
         if not isinstance(sent, dict):
             raise InvalidRequest("The JSON body must be an object of parameters")
-        return {str(k): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in sent.items()}
+        try:
+            return {str(k): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in sent.items()}
+        except orjson.JSONEncodeError as e:  # orjson reads 1,024 levels of JSON, writes 254
+            raise InvalidRequest(
+                "A parameter's JSON value nests too deeply: send parameters as strings"
+            ) from e
     if kind not in ("", "application/x-www-form-urlencoded"):
         raise InvalidRequest(
             f"Unsupported Content-Type '{kind[:100]}': send the parameters in the query string, "
@@ -182,7 +187,7 @@ class DataSources:
         """Store the definition; (stored, created). The same definition again is not an error (a retry),
         another one under a taken name is: rows already landed with the stored schema."""
         self._can_define(token)
-        ds = defined(params)
+        ds = storable(defined(params))
         stored = self.registry.create(token.workspace_id, ds)
         if stored is ds:
             return stored, True

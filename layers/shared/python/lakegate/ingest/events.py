@@ -6,15 +6,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from lakegate.config import Limits
-from lakegate.dedup import RefStore, deduplicate
+from lakegate.dedup import RefStore, deduplicate, key_room, long_key_error, long_keys
 from lakegate.errors import Forbidden, InvalidRequest
 from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
 from lakegate.ingest.auth import Token
 from lakegate.ingest.delivery import Delivery, RecordSink
-from lakegate.ingest.registry import Registry
+from lakegate.ingest.registry import Registry, storable
 from lakegate.ingest.rows import (
     AcceptedRows,
     CheckedBatch,
+    Rejected,
     Validator,
     check,
     compile_validator,
@@ -71,10 +72,12 @@ class Ingestor:
         """
         workspace = token.workspace_id
         ds, checked, created = self._check(token, name, body)
+        dedup_key = ds.effective_dedup_key
+        if dedup_key:
+            checked = _refuse_long_keys(checked, ds, dedup_key, key_room(workspace, ds.name))
         rows: Sequence[bytes] = checked.accepted
         keys: list[str | None] = []
         duplicates = 0
-        dedup_key = ds.effective_dedup_key
         if wait and dedup_key and rows:
             dd = deduplicate(
                 rows,
@@ -127,7 +130,7 @@ class Ingestor:
                     f"Cannot create Data Source '{name}': no line of the body is a JSON object to infer a schema from"
                 )
             inferred = infer(name, parsed.objects, self.limits.max_columns, self.limits.max_json_depth)
-            ds = self.registry.create(workspace, inferred)
+            ds = self.registry.create(workspace, storable(inferred))
             created = ds is inferred
             checked = check(parsed, self._validator(workspace, ds))
         else:
@@ -145,6 +148,25 @@ class Ingestor:
             return []
         header = RecordHeader(ds.name, workspace, True, request_id, now_ms, ds.version)
         return frame_rows(header, [quarantine_row(r.line, r.column, r.error) for r in checked.rejected])
+
+
+def _refuse_long_keys(checked: CheckedBatch, ds: DataSource, dedup_key: str, room: int) -> CheckedBatch:
+    """Quarantine the rows whose dedup key no claim can hold, with or without wait=true: an async row's key
+    is claimed when it lands, where it would fail its whole raw object."""
+    runs = [run for run, _ in checked.accepted.runs()]
+    long = long_keys(runs, dedup_key, room)
+    if not long:
+        return checked
+    column = next((c.name for c in ds.columns if c.jsonpath == dedup_key), "")
+    kept = AcceptedRows()
+    rejected = list(checked.rejected)
+    for line in checked.accepted:
+        size = long.get(line.rstrip(b"\r"))
+        if size is None:
+            kept.append(line)
+        else:
+            rejected.append(Rejected(line, column, long_key_error(size, dedup_key, room)))
+    return CheckedBatch(kept, rejected)
 
 
 def _retry_advice(dedup_key: str) -> str:

@@ -5,7 +5,26 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+import orjson
+
+from lakegate.errors import InvalidRequest
 from lakegate.schema import DataSource
+
+# The registry keeps a data source in one DynamoDB item (400 KB at most, attribute names included), its
+# schema as JSON; what this leaves is for the item's other attributes and the columns evolution appends.
+MAX_SCHEMA_BYTES = 320 * 1024
+
+
+def storable(ds: DataSource) -> DataSource:
+    """`ds`, if its schema fits a registry item: else a 400 naming the limit, before anything is written."""
+    size = len(orjson.dumps(ds.to_dict()))
+    if size > MAX_SCHEMA_BYTES:
+        raise InvalidRequest(
+            f"The schema of Data Source '{ds.name}' takes {size} bytes as stored, the limit is "
+            f"{MAX_SCHEMA_BYTES} bytes (a data source is kept in one DynamoDB item of at most 400 KB): "
+            "define fewer or shorter columns"
+        )
+    return ds
 
 
 class Registry(Protocol):
