@@ -18,6 +18,7 @@ from lakegate.framing import decode_records
 from lakegate.ingest.vayu import MAX_BODY_BYTES
 from lakegate_local.apigw import api_event
 from lakegate_local.template import load_stack
+from tests.integration.compactor_env import Compact, raw_keys
 from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 
 SEED = (ROOT.parent / "shared" / "seeds" / "vayu-events-api.txt").read_text()
@@ -425,3 +426,45 @@ def test_template_routes_the_vayu_paths_and_names_the_target() -> None:
     for path in ("/events", "/events/dry-run", "/events/{ref}"):
         assert {("OPTIONS", path), ("GET" if "{" in path else "POST", path)} <= routes
     assert function.environment["VAYU_DATASOURCE"] == "events"
+
+
+# --- /v0/events rows and Vayu events keep apart on Vayu's data source -----------------------------------
+
+
+def _as_row(event: dict[str, Any]) -> bytes:
+    """A row of Vayu's data source as a /v0/events client could send it, keyed by its `ref` column."""
+    return orjson.dumps(event | {"timestamp": "2023-09-13 18:25:43.511", "data": "{}"})
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_row_whose_ref_spells_a_vayu_lookup_key_does_not_hide_the_event(
+    lake: Lake, compact: Compact, wait: bool
+) -> None:
+    send(lake, batch(ev("seed")))  # Vayu's data source exists; /v0/events appends to it by name
+    row = lake.post(_as_row(ev("ref:X")), f"name=events&wait={str(wait).lower()}")
+    assert row["statusCode"] == (200 if wait else 202), row
+    for key in sorted(raw_keys(lake)):  # without wait, the row's ref is claimed when it lands
+        compact(key)
+    assert "ws1#events#row:ref:X" in {
+        i["pk"]["S"] for i in lake.ddb.scan(TableName=lake.env["REFS_TABLE"])["Items"]
+    }
+
+    stored = send(lake, batch(ev("X")))
+    found = get(lake, "X")
+
+    assert body_of(stored) == {"validEvents": [ev("X")], "invalidEvents": []}
+    assert found["statusCode"] == 200
+    assert body_of(found) == as_stored(ev("X"))
+
+
+def test_a_row_whose_ref_spells_a_vayu_claim_key_does_not_block_the_event(lake: Lake) -> None:
+    send(lake, batch(ev("seed")))
+    spelled = 'event:["api_call","Y"]'
+    assert lake.post(_as_row(ev(spelled)), "name=events&wait=true")["statusCode"] == 200
+
+    resp = send(lake, batch(ev("Y")))
+
+    assert body_of(resp) == {"validEvents": [ev("Y")], "invalidEvents": []}
+    pks = {i["pk"]["S"] for i in lake.ddb.scan(TableName=lake.env["REFS_TABLE"])["Items"]}
+    assert {f"ws1#events#row:{spelled}", 'ws1#events#event:["api_call","Y"]', "ws1#events#ref:Y"} <= pks
+    assert sorted(r["ref"] for _, _, r in landed(lake)) == sorted(["seed", spelled, "Y"])
