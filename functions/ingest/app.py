@@ -24,7 +24,7 @@ from lakegate.config import Settings
 from lakegate.errors import LakegateError, NotFound, StoreUnavailable, Unavailable
 from lakegate.http import JSON, error_response, internal_error_body
 from lakegate.ingest import body, datasources, vayu
-from lakegate.ingest.admission import Admission, Admitted
+from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
 from lakegate.ingest.datasources import DataSources, describe
 from lakegate.ingest.events import Ingestor
@@ -125,8 +125,8 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     @app.post("/v0/events")
     def events() -> Response[str]:
         query = app.current_event.query_string_parameters or {}
-        admitted = service.admission.admit(credential(), query.get("name"))
-        token, name = admitted.token, query["name"]
+        admitted = service.admission.admit(credential(), query.get("name"), Access.EVENTS)
+        token, name = admitted.token, admitted.name  # `name=` may be the data source's id
         wait = query.get("wait", "false").lower() in ("true", "1")
 
         def run() -> Response[str]:
@@ -197,13 +197,15 @@ def _vayu_routes(
     def admit() -> Admitted:
         """Admission on the target, an access token from `POST /login` standing for its API token."""
         plain = credential()
-        return service.admission.admit(api_token(plain, time.time()) if plain else None, target)
+        return service.admission.admit(
+            api_token(plain, time.time()) if plain else None, target, Access.APPEND
+        )
 
     @app.post("/login")
     def vayu_login() -> Response[str]:
         event = app.current_event
         plain = vayu.parse_login(body.raw_body(event.get("body"), bool(event.get("isBase64Encoded"))))
-        admitted = service.admission.admit(plain, target)
+        admitted = service.admission.admit(plain, target, Access.APPEND)
         access = issue_access_token(plain, time.time(), admitted.token.expires_at)
         logger.info("vayu login", extra={"workspace": admitted.token.workspace_id})
         return _json(200, orjson.dumps({"accessToken": access}), admitted.decision.headers())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -40,7 +41,7 @@ from lakegate.ingest.vayu import (
     to_row,
 )
 from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
-from lakegate.schema import Column, DataSource
+from lakegate.schema import ID_RE, Column, DataSource
 
 from ..fakes import FakeClock, FakeSleep, make_token
 
@@ -365,7 +366,9 @@ def test_submit_stores_each_event_once_and_refuses_it_after() -> None:
     assert h.rows() == [orjson.loads(to_row(SEED_EVENT))]
     (rec,) = h.sent()
     assert (rec.header.datasource, rec.header.workspace, rec.header.quarantine) == (TARGET, WS, False)
-    assert h.registry.get(WS, TARGET) == datasource(TARGET)
+    stored = h.registry.get(WS, TARGET)
+    assert stored is not None and ID_RE.fullmatch(stored.id)
+    assert replace(stored, id="") == datasource(TARGET)
 
 
 def test_claims_keep_the_event_as_sent_for_ever_by_default() -> None:

@@ -33,6 +33,18 @@ class Conflict(LakegateError):
     """The resource exists already, defined otherwise than the request asks."""
 
 
+class NameTaken(LakegateError):
+    """A new data source's name differs only in case from one the workspace has: Glue lowercases table
+    names, so the two would share one table (and, on case-insensitive tools, one folder)."""
+
+    def __init__(self, requested: str, existing: str) -> None:
+        super().__init__(
+            f"The Data Source name '{requested}' is taken by '{existing}': names are unique whatever their "
+            f"case (Glue and Athena lowercase table names). Send to '{existing}', or choose another name"
+        )
+        self.existing = existing
+
+
 class PayloadTooLarge(LakegateError):
     """The body, compressed or decompressed, is over a limit."""
 

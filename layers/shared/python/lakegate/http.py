@@ -11,6 +11,7 @@ from lakegate.errors import (
     Forbidden,
     InvalidRequest,
     LakegateError,
+    NameTaken,
     NotFound,
     PartiallyInserted,
     PayloadTooLarge,
@@ -27,6 +28,7 @@ JSON = "application/json"
 STATUS: dict[type[LakegateError], int] = {
     InvalidRequest: 400,
     StoreRefused: 400,
+    NameTaken: 400,
     Forbidden: 403,
     WrongCluster: 404,
     NotFound: 404,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lakegate.config import Limits
 from lakegate.dedup import RefStore, deduplicate, key_room, long_key_error, long_keys
-from lakegate.errors import Forbidden, InvalidRequest
+from lakegate.errors import InvalidRequest
 from lakegate.framing import Record, RecordHeader, frame_rows, frame_runs, quarantine_row
-from lakegate.ingest.auth import Token
+from lakegate.ingest.auth import Token, require_append, require_create
 from lakegate.ingest.delivery import Delivery, RecordSink
 from lakegate.ingest.registry import Registry, storable
 from lakegate.ingest.rows import (
@@ -23,7 +23,7 @@ from lakegate.ingest.rows import (
     parse_and_check,
 )
 from lakegate.ingest.sending import ROWS, Sender, time_budget
-from lakegate.schema import DataSource, infer
+from lakegate.schema import DataSource, infer, new_id, validate_new_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,11 +117,8 @@ class Ingestor:
         ds = self.registry.get(workspace, name)
         created = False
         if ds is None:
-            if not token.can_create():
-                raise Forbidden(
-                    f"The Data Source '{name}' does not exist and the token lacks the DATASOURCE:CREATE scope "
-                    "needed to create it"
-                )
+            require_create(token, name)
+            validate_new_name(name)
             parsed = parse(body, self.limits.max_line_bytes)
             if parsed.total == 0:
                 raise InvalidRequest("The request body has no rows: send one JSON object per line (NDJSON)")
@@ -130,12 +127,12 @@ class Ingestor:
                     f"Cannot create Data Source '{name}': no line of the body is a JSON object to infer a schema from"
                 )
             inferred = infer(name, parsed.objects, self.limits.max_columns, self.limits.max_json_depth)
+            inferred = replace(inferred, id=new_id())
             ds = self.registry.create(workspace, storable(inferred))
             created = ds is inferred
             checked = check(parsed, self._validator(workspace, ds))
         else:
-            if not token.can_append(name):
-                raise Forbidden(f"The token lacks the DATASOURCE:APPEND scope for the Data Source '{name}'")
+            require_append(token, name)
             checked = parse_and_check(body, self._validator(workspace, ds), self.limits.max_line_bytes)
             if not checked.accepted and not checked.rejected:
                 raise InvalidRequest("The request body has no rows: send one JSON object per line (NDJSON)")

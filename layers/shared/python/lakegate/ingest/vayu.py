@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +28,6 @@ import orjson
 
 from lakegate.dedup import MAX_KEY_BYTES, Claim, RefStore
 from lakegate.errors import (
-    Forbidden,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
@@ -36,11 +35,11 @@ from lakegate.errors import (
     StoreUnavailable,
 )
 from lakegate.framing import RecordHeader, frame_rows
-from lakegate.ingest.auth import Token
+from lakegate.ingest.auth import Token, require_append
 from lakegate.ingest.delivery import RecordSink
 from lakegate.ingest.registry import Registry
 from lakegate.ingest.sending import EVENTS, Sender, time_budget
-from lakegate.schema import Column, DataSource
+from lakegate.schema import Column, DataSource, new_id
 
 MAX_BODY_BYTES = 256 * 1024  # Vayu's limit, on the JSON body as sent
 MAX_EVENTS = 1000
@@ -236,10 +235,7 @@ class VayuEvents:
     sleep: Callable[[float], None]
 
     def _allow(self, token: Token) -> None:
-        if not token.can_append(self.target):
-            raise Forbidden(
-                f"The token lacks the DATASOURCE:APPEND scope for the Data Source '{self.target}'"
-            )
+        require_append(token, self.target)
 
     def dry_run(self, token: Token, body: bytes) -> Answer:
         """What `submit` would answer now, storing and claiming nothing (refs are only read)."""
@@ -290,7 +286,7 @@ class VayuEvents:
 
     def _datasource(self, workspace: str) -> DataSource:
         ds = self.registry.get(workspace, self.target) or self.registry.create(
-            workspace, datasource(self.target)
+            workspace, replace(datasource(self.target), id=new_id())
         )
         problem = incompatibility(ds)
         if problem:
