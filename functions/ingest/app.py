@@ -112,9 +112,12 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     def request_body(max_decompressed: int) -> tuple[bytes, bytes]:
         """The body as sent and as decoded (gzip, zstd), each within its cap."""
         event = app.current_event
-        raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
-        encoding = (event.headers or {}).get("content-encoding", "")
-        return raw, body.decode(raw, encoding, settings.max_compressed_bytes, max_decompressed)
+        headers = event.headers or {}
+        as_text = not event.get("isBase64Encoded")
+        raw = body.raw_body(event.get("body"), not as_text)
+        text_type = (headers.get("content-type", "") or "text/plain") if as_text else ""
+        encoding = headers.get("content-encoding", "")
+        return raw, body.decode(raw, encoding, settings.max_compressed_bytes, max_decompressed, text_type)
 
     def request_id() -> str:
         return app.current_event.request_context.request_id or app.lambda_context.aws_request_id

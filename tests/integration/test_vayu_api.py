@@ -468,3 +468,11 @@ def test_a_row_whose_ref_spells_a_vayu_claim_key_does_not_block_the_event(lake: 
     pks = {i["pk"]["S"] for i in lake.ddb.scan(TableName=lake.env["REFS_TABLE"])["Items"]}
     assert {f"ws1#events#row:{spelled}", 'ws1#events#event:["api_call","Y"]', "ws1#events#ref:Y"} <= pks
     assert sorted(r["ref"] for _, _, r in landed(lake)) == sorted(["seed", spelled, "Y"])
+
+
+def test_a_gzip_batch_sent_as_json_is_a_400_saying_which_content_type_to_send(lake: Lake) -> None:
+    resp = send(lake, gzip.compress(batch(ev("gz"))), headers={"content-encoding": "gzip"})
+
+    assert resp["statusCode"] == 400
+    assert "Send compressed bodies with Content-Type: application/octet-stream" in body_of(resp)["error"]
+    assert lake.raw_objects() == [] and refs_items(lake) == 0
