@@ -22,7 +22,7 @@ from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.config import Settings
 from lakegate.errors import LakegateError, NotFound, StoreUnavailable, Unavailable
-from lakegate.http import JSON, error_response, internal_error_body
+from lakegate.http import JSON, documentation, error_response, internal_error_body
 from lakegate.ingest import body, datasources, vayu
 from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
@@ -162,8 +162,11 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     _vayu_routes(app, service, credential, request_body, request_id, time_left)
     _datasource_routes(app, service, credential, request_body)
 
+    def docs() -> str:
+        return documentation(settings.documentation_url, app.current_event.raw_path or "")
+
     def domain_error(e: LakegateError) -> Response[str]:
-        status, payload, headers = error_response(e)
+        status, payload, headers = error_response(e, docs())
         logger.info("rejected", extra={"status": status, "reason": e.message})
         metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
         return _json(status, payload, headers)
@@ -174,7 +177,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     def unexpected(e: Exception) -> Response[str]:
         logger.exception("unexpected error")
         metrics.add_metric(name="Status5xx", unit=MetricUnit.Count, value=1)
-        return _json(500, internal_error_body())
+        return _json(500, internal_error_body(docs()))
 
     # Registered by call, not decorator: powertools' decorator is untyped and would untype these.
     app.exception_handler(LakegateError)(domain_error)
@@ -215,6 +218,12 @@ def _vayu_routes(
 
     @app.post("/events")
     def vayu_events() -> Response[str]:
+        return _vayu_batch(dry_run=False)
+
+    # Vayu's API text says the batch goes "in the PUT request to '/events'" (its curl and SDKs POST):
+    # both are served alike.
+    @app.put("/events")
+    def vayu_events_put() -> Response[str]:
         return _vayu_batch(dry_run=False)
 
     @app.post("/events/dry-run")

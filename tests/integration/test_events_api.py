@@ -15,7 +15,7 @@ from tests.integration.conftest import ADMIN, Lake, body_of
 
 CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
 MADRID = b'{"date": "2020-04-05 00:07:22", "city": "Madrid"}'
-DOC = "https://www.tinybird.co/docs/api-reference/events-api"
+DOC = "README.md#the-events-api-as-lakegate-answers-it"
 
 
 def landed(lake: Lake) -> list[tuple[str, bool, bytes]]:
@@ -347,3 +347,19 @@ def test_a_path_or_method_no_route_serves_is_a_404_not_a_500(lake: Lake, method:
 
     assert resp["statusCode"] == 404
     assert body_of(resp)["error"] == f"No route for {path}"
+
+
+def test_every_error_the_function_answers_links_to_its_readme_section(lake: Lake) -> None:
+    datasources = "README.md#data-sources-define-list-show-analyze"
+    answers = [
+        (lake.post(CHICAGO, "name=bad-name"), DOC),
+        (lake.post(CHICAGO, token="nope"), DOC),
+        (lake.post(b"", "", path="/v0/events", method="GET"), DOC),  # a method the function has no route for
+        (lake.post(b"", "name=x", path="/v0/datasources"), datasources),
+        (lake.post(b"", "", path="/v0/datasources/missing", method="GET"), datasources),
+        (lake.post(b"", "", path="/v0/analyze"), datasources),
+    ]
+
+    assert [a["statusCode"] for a, _ in answers] == [400, 403, 404, 400, 404, 400]
+    for answer, link in answers:
+        assert set(body_of(answer)) == {"error", "documentation"} and body_of(answer)["documentation"] == link

@@ -23,7 +23,7 @@ from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 
 SEED = (ROOT.parent / "shared" / "seeds" / "vayu-events-api.txt").read_text()
 DUPLICATE = "Event ref already exists."
-DOC = "https://www.tinybird.co/docs/api-reference/events-api"
+DOC = "README.md#the-vayu-batch-api"
 
 
 def seed_example() -> tuple[bytes, dict[str, Any]]:
@@ -476,3 +476,28 @@ def test_a_gzip_batch_sent_as_json_is_a_400_saying_which_content_type_to_send(la
     assert resp["statusCode"] == 400
     assert "Send compressed bodies with Content-Type: application/octet-stream" in body_of(resp)["error"]
     assert lake.raw_objects() == [] and refs_items(lake) == 0
+
+
+def test_put_events_is_served_as_post_as_vayus_text_says_put(lake: Lake) -> None:
+    headers = {"content-type": "application/json", "authorization": f"Bearer {ADMIN}"}
+    resp = lake.invoke(api_event("PUT", "/events", headers, batch(ev("p")), request_id="put-1"))
+    again = lake.invoke(api_event("PUT", "/events", headers, batch(ev("p")), request_id="put-2"))
+
+    assert resp["statusCode"] == 200 and body_of(resp) == {"validEvents": [ev("p")], "invalidEvents": []}
+    assert body_of(again)["invalidEvents"] == [{"event": ev("p"), "error": DUPLICATE}]
+    assert [r["ref"] for _, _, r in landed(lake)] == ["p"]
+
+
+def test_every_error_of_vayus_routes_links_to_lakegates_readme(lake: Lake) -> None:
+    answers = [
+        send(lake, b"{", token=ADMIN),
+        send(lake, batch(ev("x")), token="nope"),
+        get(lake, "unknown"),
+        lake.post(b"{}", "", path="/login", token=None, headers={"content-type": "application/json"}),
+        lake.invoke(api_event("DELETE", "/events", {"authorization": f"Bearer {ADMIN}"})),  # no route (404)
+    ]
+
+    assert [a["statusCode"] for a in answers] == [400, 403, 404, 400, 404]
+    for answer in answers:
+        assert set(body_of(answer)) == {"error", "documentation"}
+        assert body_of(answer)["documentation"] == DOC
