@@ -134,6 +134,29 @@ class DynamoRegistry:
     def _index(key: str, target: str, now: str) -> dict[str, Any]:
         return {"name": {"S": key}, "target": {"S": target}, "created_at": {"N": now}}
 
+    def index(self, workspace: str, ds: DataSource) -> str:
+        """Write the index items of a data source stored before they existed (`lakegate upgrade`); idempotent.
+        Returns "" or, when another name of the workspace holds its lowercased name, that name."""
+        now = str(int(time.time()))
+        holder = ""
+        for key in (case_key(ds.name), id_key(ds.ident)):
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item={"workspace_id": {"S": workspace}} | self._index(key, ds.name, now),
+                    ConditionExpression="attribute_not_exists(#n) OR #t = :target",
+                    ExpressionAttributeNames={"#n": "name", "#t": "target"},
+                    ExpressionAttributeValues={":target": {"S": ds.name}},
+                )
+            except ClientError as e:
+                if error_code(e) != "ConditionalCheckFailedException":
+                    raise translate(e, "data source index") from e
+                held = self._item(workspace, key, "data source index")
+                holder = holder or (held["target"]["S"] if held else "")
+            except BotoCoreError as e:
+                raise translate(e, "data source index") from e
+        return holder
+
     def list(self, workspace: str) -> list[DataSource]:
         pages = self._client.get_paginator("query").paginate(
             TableName=self._table,
