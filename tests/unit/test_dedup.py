@@ -11,6 +11,7 @@ from lakegate.dedup import (
     MAX_KEY_BYTES,
     Claim,
     Deduplicated,
+    _long_lines,
     deduplicate,
     key_of,
     key_room,
@@ -143,3 +144,17 @@ def test_long_keys_reads_nested_paths_and_skips_lines_without_the_key() -> None:
     lines = [b'{"a": {"b": "' + b"x" * 3000 + b'"}}', b'{"a": "' + b"y" * 3000 + b'"}', b"not json " * 400]
 
     assert long_keys([b"\n".join(lines)], "$.a.b", 2000) == {lines[0]: 3000}
+
+
+@settings(max_examples=500, derandomize=True)
+@given(
+    lengths=st.lists(st.integers(min_value=0, max_value=300), max_size=30),
+    longest=st.integers(min_value=0, max_value=200),
+    trailing=st.booleans(),
+)
+def test_long_lines_finds_exactly_the_lines_longer_than_the_bound(
+    lengths: list[int], longest: int, trailing: bool
+) -> None:
+    body = b"\n".join(bytes([97 + i % 26]) * n for i, n in enumerate(lengths)) + (b"\n" if trailing else b"")
+
+    assert list(_long_lines(body, longest)) == [line for line in body.split(b"\n") if len(line) > longest]
