@@ -9,7 +9,7 @@ from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from lakegate.errors import InvalidRequest
-from lakegate.schema import validate_new_name
+from lakegate.schema import NAME_RE, validate_new_name
 
 
 class ConfigError(RuntimeError):
@@ -45,12 +45,12 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
 
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "") or default
+    if not NAME_RE.fullmatch(value):
+        raise ConfigError(f"environment variable {name} must be a Data Source name, got {value!r}")
     try:
-        return validate_new_name(value)
+        return validate_new_name(value)  # not `<x>_quarantine`, not shaped like an id
     except InvalidRequest as e:
-        raise ConfigError(
-            f"environment variable {name} must be a Data Source name, got {value!r}: {e}"
-        ) from e
+        raise ConfigError(f"environment variable {name}: {e.message}") from e
 
 
 def _defaults(cls: type[Any]) -> dict[str, Any]:
