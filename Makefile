@@ -2,15 +2,25 @@
 SHELL := /bin/bash
 # Without this every sam command waits on telemetry calls this network cannot make.
 export SAM_CLI_TELEMETRY := 0
-# Lambda runs python3.13: use it for the venv when this machine has a working one.
-PYTHON ?= $(shell for p in python3.13 /root/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
-	$$p -c 'import sys' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+# Lambda's Python, 3.13, wherever this machine has one: python3.13 on PATH, the `py` launcher, or a
+# pyenv install (whose shim may be on PATH yet refuse to run); its path, or empty. The layers compile
+# their .pyc with it (exported: layers/*/Makefile), and the venvs use it, else python3 (the code runs
+# on 3.11 too).
+# Looked for once (`:=`), unless given (`make build PY313=...`).
+ifeq ($(origin PY313),undefined)
+PY313 := $(shell for p in python3.13 'py -3.13' \
+	$(sort $(wildcard $(or $(PYENV_ROOT),$(HOME)/.pyenv)/versions/3.13*/bin/python3.13)); do \
+	$$p -c 'import sys; sys.version_info[:2] == (3, 13) and print(sys.executable)' 2>/dev/null | grep . && break; done)
+endif
+export PY313
+PYTHON ?= $(or $(PY313),python3)
 # Lambda finds the layer and the function on its path; here we put them there the same way.
 export PYTHONPATH := layers/shared/python:functions/ingest:functions/compactor:local:cli
 VENV := .venv
 VPY := $(VENV)/bin/python
 SAMVENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
+CHECKOVVENV := .venv-checkov
 
 .PHONY: install run query lakegate check-layers test lint lint-code lint-template bench build deploy clean
 
@@ -24,6 +34,11 @@ $(SAMVENV)/.installed: requirements-sam.txt
 	$(SAMVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
 	touch $@
 
+$(CHECKOVVENV)/.installed: requirements-checkov.txt
+	$(PYTHON) -m venv $(CHECKOVVENV)
+	$(CHECKOVVENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	touch $@
+
 install: $(VENV)/.installed
 
 ## The local server: real handlers on an embedded moto (PORT, ADMIN_TOKEN, AWS_ENDPOINT_PORT).
@@ -31,12 +46,13 @@ run: install
 	$(VPY) -m lakegate_local
 
 ## DuckDB over the landed Parquet: make query SQL='SELECT * FROM events_test' [BUCKET=<lake bucket>]
+## Both print only what the command prints (no echo of the recipe), so their output can be captured.
 query: install
-	$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") "$(SQL)"
+	@$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") "$(SQL)"
 
 ## The admin CLI: make lakegate ARGS='--local tokens list'
 lakegate: install
-	$(VPY) -m lakegate_cli $(ARGS)
+	@$(VPY) -m lakegate_cli $(ARGS)
 
 ## Unit, integration and end-to-end tests (moto only, no AWS account).
 test: install
@@ -49,9 +65,12 @@ lint-code: install
 	$(VPY) -m ruff format --check .
 	$(VPY) -m mypy
 
-## Offline template check: needs no credentials and no region.
-lint-template: $(SAMVENV)/.installed
+## Offline template checks, no credentials and no region: SAM's own (with cfn-lint), cfn-lint with the
+## serverless rules, checkov. The findings lakegate accepts are in README ("Template checks").
+lint-template: $(SAMVENV)/.installed $(CHECKOVVENV)/.installed
 	$(SAM) validate --lint --template template.yaml
+	$(SAMVENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- template.yaml
+	$(CHECKOVVENV)/bin/checkov --config-file .checkov.yaml --file template.yaml
 
 bench: install
 	$(VPY) bench/ingest.py
@@ -70,4 +89,4 @@ deploy: build
 	$(SAM) deploy --guided
 
 clean:
-	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) $(CHECKOVVENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -4,7 +4,9 @@ For each function of the built template: the unzipped size of its code plus its 
 within Lambda's limit (250 MB, 262,144,000 bytes), and every native library (`*.so`, `*.so.N`) in
 its code and layers must be an ELF for the function's architecture (`e_machine` 183 for arm64, 62
 for x86_64; a wheel tag naming the other platform is flagged too). Lambda would refuse the first
-at deploy time and the second only at the first import, in production.
+at deploy time and the second only at the first import, in production. Every Python module of its
+layers must also come with its .pyc for the function's runtime (`cpython-313` for python3.13): /opt
+is read-only, so a module without one is compiled anew on every cold start.
 
     python scripts/check_layers.py [BUILD_DIR]     # default .aws-sam/build
 
@@ -142,6 +144,20 @@ def platform_problem(path: Path, architecture: str) -> str | None:
     return None
 
 
+def uncompiled(path: Path, runtime: str) -> list[Path]:
+    """The modules under `path` with no `__pycache__/<name>.cpython-3NN.pyc` for `runtime` (`python3.NN`)."""
+    if not runtime.startswith("python3."):
+        return []
+    tag = "cpython-3" + runtime.removeprefix("python3.")
+    return [
+        Path(root) / name
+        for root, _dirs, files in os.walk(path)
+        for name in files
+        if name.endswith(".py")
+        and not (Path(root) / "__pycache__" / f"{name.removesuffix('.py')}.{tag}.pyc").is_file()
+    ]
+
+
 def _architecture(props: Mapping[str, Any], globals_: Mapping[str, Any]) -> str:
     archs = props.get("Architectures") or globals_.get("Architectures") or ["x86_64"]
     return str(archs[0])
@@ -210,6 +226,14 @@ def _report(
             f"{logical_id}: {report.total / MIB:.1f} MiB unzipped with its layers ({listing}), "
             f"over Lambda's limit of {limit / MIB:.1f} MiB ({limit} bytes)"
         )
+    runtime = str(props.get("Runtime") or globals_.get("Runtime") or "")
+    for p in report.parts[1:]:
+        missing = sorted(uncompiled(p.path, runtime)) if p.path is not None else []
+        if missing:
+            report.problems.append(
+                f"{logical_id}: layer {p.name} ships {len(missing)} modules without a .pyc for {runtime} "
+                f"(e.g. {missing[0].relative_to(build_dir)}): build it with a Python 3.13 (layers/*/Makefile)"
+            )
     for p in report.parts:
         for lib in sorted(native_libraries(p.path)) if p.path is not None else []:
             problem = platform_problem(lib, report.architecture)

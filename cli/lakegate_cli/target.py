@@ -53,6 +53,8 @@ LOCAL_REGION = "us-east-1"
 COMPACTOR = "CompactorFunction"
 # moto checks no signature, but a client must sign with something.
 DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# boto3 reads the region from AWS_DEFAULT_REGION or the profile's config, not from AWS_REGION.
+NO_REGION = "no AWS region: pass --region, set AWS_DEFAULT_REGION, or give your AWS profile a region"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,7 @@ class Connection:
             if session.get_credentials() is None:
                 kwargs.update(DUMMY_CREDENTIALS)
         if not region:
-            raise CliError("no AWS region: pass --region or set AWS_REGION")
+            raise CliError(NO_REGION)
         return session.client(service, region_name=region, **kwargs)
 
     def dynamodb(self) -> DynamoDBClient:
@@ -184,7 +186,7 @@ def aws_error(e: BaseException, connection: Connection) -> CliError:
     if isinstance(e, NoCredentialsError):
         return CliError("no AWS credentials: configure a profile or pass --endpoint-url for the local server")
     if isinstance(e, NoRegionError):
-        return CliError("no AWS region: pass --region or set AWS_REGION")
+        return CliError(NO_REGION)
     if isinstance(e, ClientError):
         code = error_code(e)
         text = str(e.response.get("Error", {}).get("Message", "")) or code

@@ -33,7 +33,9 @@ def _service() -> tuple[str, Compactor]:
         bucket = settings.lake_bucket
         # Uncached on purpose: a stale schema would land rows without their newest columns.
         registry = DynamoRegistry(settings.datasources_table, clients.dynamodb())
-        catalog = GlueCatalog(settings.glue_database, bucket, clients.glue())
+        catalog = GlueCatalog(
+            settings.glue_database, bucket, clients.glue(), settings.partition_projection_start
+        )
         # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
         refs = DynamoRefStore(settings.refs_table, clients.dynamodb())
         _compactor = (bucket, Compactor(S3ObjectStore(bucket, clients.s3()), registry, catalog, refs))

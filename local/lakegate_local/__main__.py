@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
+import shutil
 import signal
 import sys
 import threading
@@ -21,7 +23,9 @@ from lakegate_local.template import Function, Stack, load_function, load_stack
 REPO = Path(__file__).resolve().parents[2]
 READY = "lakegate local server ready"
 COMPACTOR = "CompactorFunction"
-QUERY_EXAMPLE = 'python -m lakegate_local.query "SELECT city, count(*) FROM events_test GROUP BY city"'
+# The AWS endpoint's port unless AWS_ENDPOINT_PORT says otherwise, as the CLI's `--local` assumes it.
+AWS_PORT = 4566
+QUERY_EXAMPLE = "make query SQL='SELECT city, count(*) FROM events_test GROUP BY city'"
 
 
 def _port(name: str, default: int) -> int:
@@ -50,7 +54,19 @@ def _interval() -> float:
 
 
 def _banner(api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float) -> str:
+    """What is running and commands that work as printed: the Makefile's targets, run in the repository
+    (its venv and PYTHONPATH), with this server's lake folder and endpoint when they are not the defaults."""
     stream = stack.raw_stream
+    lake_env = "" if lake == (REPO / "lake").resolve() else f"LAKE_DIR={shlex.quote(str(lake))} "
+    local = "--local" if endpoint == f"http://127.0.0.1:{AWS_PORT}" else f"--local --endpoint-url {endpoint}"
+    # The AWS CLI is no requirement of the project: shown only where it is installed.
+    aws_cli = (
+        f"""
+  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {endpoint} --region us-east-1 \\
+    s3 ls s3://{stream.bucket}/{stream.listing_prefix} --recursive"""
+        if shutil.which("aws")
+        else ""
+    )
     return f"""{READY}: api={api} aws={endpoint} bucket={stream.bucket}
   API:          {api}  ({", ".join(r.key for r in stack.function.routes)})
   AWS endpoint: {endpoint}  (moto: S3, DynamoDB, Firehose, Glue; any credentials, region us-east-1)
@@ -61,11 +77,10 @@ def _banner(api: str, endpoint: str, token: str, stack: Stack, lake: Path, inter
 Send an event (the Tinybird Events API reference's first example):
   curl -H "Authorization: Bearer {token}" -d '{{"date": "2020-04-05 00:05:38", "city": "Chicago"}}' \\
     '{api}/v0/events?name=events_test'
-See what landed:
-  AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing aws --endpoint-url {endpoint} --region us-east-1 \\
-    s3 ls s3://{stream.bucket}/{stream.listing_prefix} --recursive
-  find {lake} -name '*.parquet'
-  {QUERY_EXAMPLE}
+See what landed, in another terminal, in {REPO}:
+  find {shlex.quote(str(lake))} -name '*.parquet'
+  {lake_env}{QUERY_EXAMPLE}
+  make lakegate ARGS='{local} datasources list'{aws_cli}
 Stop with Ctrl-C."""
 
 
@@ -113,7 +128,7 @@ def main() -> int:
     interval = _interval()
     lake_dir = Path(os.environ.get("LAKE_DIR") or REPO / "lake").resolve()
 
-    aws_port, api_port = _port("AWS_ENDPOINT_PORT", 4566), _port("PORT", 8000)
+    aws_port, api_port = _port("AWS_ENDPOINT_PORT", AWS_PORT), _port("PORT", 8000)
     try:
         local_aws = aws.start(aws_port)
     except OSError as e:

@@ -18,8 +18,7 @@ from openapi.models.event import Event  # type: ignore[import-untyped]
 from vayu_sdk import EventsAPI, Vayu, VayuClient  # type: ignore[import-untyped]
 
 from lakegate.framing import decode_records
-from tests.e2e.test_seed_examples import LocalServer, _raw_objects
-from tests.e2e.test_seed_examples import server as server  # noqa: PLC0414 - the same local server fixture
+from tests.e2e.local_server import LocalServer, raw_objects
 
 DUPLICATE = "Event ref already exists."
 
@@ -37,7 +36,7 @@ def _event(ref: str, **data: Any) -> Event:
 def _landed(server: LocalServer, before: dict[str, bytes]) -> list[dict[str, Any]]:
     return [
         json.loads(row)
-        for key, blob in _raw_objects(server).items()
+        for key, blob in raw_objects(server).items()
         if key not in before
         for rec in decode_records(blob)
         for row in rec.rows
@@ -48,7 +47,7 @@ def test_the_sdk_logs_in_sends_events_and_gets_one_back(server: LocalServer) -> 
     # Given the SDK pointed at lakegate with a lakegate token as its API key
     vayu = Vayu(server.token, server.api)
     ref, other = f"sdk-{uuid.uuid4()}", f"sdk-{uuid.uuid4()}"
-    before = _raw_objects(server)
+    before = raw_objects(server)
 
     # When it sends two events, then one of them again, and reads the first back
     sent = vayu.events.send([_event(ref, key1="processing_duration"), _event(other)])

@@ -15,6 +15,7 @@ import pytest
 from tests.integration.conftest import REGION, Lake
 
 GLUE_DATABASE = "lakegate_test"
+PROJECTION_START = "2026-01-01"
 
 
 def prepare_compactor(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -25,6 +26,7 @@ def prepare_compactor(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     boto3.client("glue", region_name=REGION).create_database(DatabaseInput={"Name": GLUE_DATABASE})
     monkeypatch.setenv("LAKE_BUCKET", lake.bucket)
     monkeypatch.setenv("GLUE_DATABASE", GLUE_DATABASE)
+    monkeypatch.setenv("PARTITION_PROJECTION_START", PROJECTION_START)
     clients.s3.cache_clear()
     clients.glue.cache_clear()
     monkeypatch.setattr(compactor_app, "_compactor", None)

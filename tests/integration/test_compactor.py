@@ -19,6 +19,7 @@ from lakegate.schema import Column, DataSource
 from lakegate_local.runtime import fake_context
 from tests.integration.compactor_env import (
     GLUE_DATABASE,
+    PROJECTION_START,
     Compact,
     landed,
     object_created,
@@ -253,6 +254,7 @@ def test_glue_tables_follow_the_registry(lake: Lake, compact: Compact) -> None:
     ]
     assert table["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/datasources/events_test/"
     assert table["Parameters"]["projection.enabled"] == "true"
+    assert table["Parameters"]["projection.ingestion_date.range"] == f"{PROJECTION_START},NOW"
     assert [k["Name"] for k in table["PartitionKeys"]] == ["ingestion_date", "ingestion_hour"]
     quarantine = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test_quarantine")["Table"]
     assert quarantine["StorageDescriptor"]["Columns"][-1] == {"Name": "insertion_date", "Type": "timestamp"}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import re
 from collections import Counter
 from typing import Any
 from unittest.mock import ANY
@@ -18,19 +17,14 @@ from lakegate.framing import decode_records
 from lakegate.ingest.vayu import MAX_BODY_BYTES
 from lakegate_local.apigw import api_event
 from lakegate_local.template import load_stack
+from tests.e2e.examples import vayu_example
 from tests.integration.compactor_env import Compact, raw_keys
 from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 
-SEED = (ROOT.parent / "shared" / "seeds" / "vayu-events-api.txt").read_text()
+# The project's Vayu example: the body it sends and its answers to a first and a second send.
+EXAMPLE = vayu_example()
 DUPLICATE = "Event ref already exists."
 DOC = "README.md#the-vayu-batch-api"
-
-
-def seed_example() -> tuple[bytes, dict[str, Any]]:
-    """The published request body (`--data '...'`) and the response printed after it."""
-    m = re.search(r"--data '\n(.*?)\n'(\{.*?\n\})Use this endpoint", SEED, flags=re.DOTALL)
-    assert m is not None, "the Vayu seed's first curl example is not where it was"
-    return m.group(1).encode(), orjson.loads(m.group(2))
 
 
 def ev(ref: str, name: str = "api_call", **fields: Any) -> dict[str, Any]:
@@ -84,34 +78,31 @@ def refs_items(lake: Lake) -> int:
     return int(lake.ddb.scan(TableName=lake.env["REFS_TABLE"], Select="COUNT")["Count"])
 
 
-def test_the_seed_example_answers_as_published(lake: Lake) -> None:
-    # The published response shows the one event both as stored and as a duplicate: the first
+def test_the_example_answers_as_documented(lake: Lake) -> None:
+    # The example's answers show the one event both as stored and as a duplicate: the first
     # send stores it (validEvents), the second refuses it (invalidEvents).
-    body, published = seed_example()
-
-    first = send(lake, body)
+    first = send(lake, EXAMPLE.body)
     objects = lake.raw_objects()
-    second = send(lake, body)
+    second = send(lake, EXAMPLE.body)
 
     assert first["statusCode"] == 200
-    assert body_of(first) == {"validEvents": published["validEvents"], "invalidEvents": []}
+    assert body_of(first) == EXAMPLE.first
     assert second["statusCode"] == 200
-    assert body_of(second) == {"validEvents": [], "invalidEvents": published["invalidEvents"]}
-    assert published["invalidEvents"][0]["error"] == DUPLICATE
+    assert body_of(second) == EXAMPLE.again
+    assert EXAMPLE.again["invalidEvents"][0]["error"] == DUPLICATE
     assert lake.raw_objects() == objects, "a refused event must not reach the lake"
     assert first["headers"]["Content-Type"] == "application/json"
     assert first["headers"]["X-RateLimit-Limit"] == "100"
 
 
 def test_rows_in_s3_have_the_fixed_schema(lake: Lake) -> None:
-    body, published = seed_example()
-    send(lake, body)
+    send(lake, EXAMPLE.body)
     send(lake, batch(ev("no-data")))
 
-    event = published["validEvents"][0]
+    event = EXAMPLE.first["validEvents"][0]
     # Two objects written within the same second list in no set order: compare by ref.
     assert sorted(landed(lake), key=lambda r: r[2]["ref"]) == [
-        ("events", False, {**event, "data": '{"key1":"processing_duration","key2":"api_url"}'}),
+        ("events", False, {**event, "data": '{"format":"csv","pages":12}'}),
         ("events", False, ev("no-data", data="{}")),
     ]
     schema = lake.datasource("events")
@@ -400,24 +391,18 @@ def test_refs_table_throttled_is_503_sends_nothing_and_the_retry_lands_once(lake
 
 
 def test_a_vayu_client_works_by_changing_only_base_url_and_token(lake: Lake) -> None:
-    """The seed's curl is the client here, sent as curl sends it, with only the host and the token
-    replaced (the published SDK is run in tests/e2e/test_vayu_client.py)."""
-    body, published = seed_example()
-    curl = re.search(r"curl --request POST.*?--data '", SEED, flags=re.DOTALL)
-    assert curl is not None
-    headers = {
-        k.lower(): v.replace("<token>", ADMIN)
-        for k, v in re.findall(r"--header '([^:]+): ([^']+)'", curl.group(0))
-    }
+    """The example's curl is the client here, its headers as curl sends them with $TOKEN set (the
+    published SDK is run in tests/e2e/test_vayu_client.py)."""
+    headers = {k: v.replace("$TOKEN", ADMIN) for k, v in EXAMPLE.headers.items()}
     assert headers == {"authorization": f"Bearer {ADMIN}", "content-type": "application/json"}
-    path = re.search(r"--url https://connect\.withvayu\.com(\S+)", curl.group(0))
-    assert path is not None and path.group(1) == "/events"
+    assert EXAMPLE.path == "/events"
 
-    resp = send(lake, body, path.group(1), headers=headers, token=None)
+    resp = send(lake, EXAMPLE.body, EXAMPLE.path, headers=headers, token=None)
 
     assert resp["statusCode"] == 200
-    assert body_of(resp)["validEvents"] == published["validEvents"]
-    assert body_of(get(lake, published["validEvents"][0]["ref"])) == as_stored(published["validEvents"][0])
+    assert body_of(resp)["validEvents"] == EXAMPLE.first["validEvents"]
+    (event,) = EXAMPLE.first["validEvents"]
+    assert body_of(get(lake, event["ref"])) == as_stored(event)
 
 
 def test_template_routes_the_vayu_paths_and_names_the_target() -> None:

@@ -33,7 +33,7 @@ CODE_TYPES = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVer
 
 def transform() -> dict[str, Any]:
     """template.yaml through the SAM translator, code locations replaced as `sam package` does."""
-    reason = "aws-sam-translator is not installed (pin aws-sam-translator==1.103.0, the SAM CLI 1.148 one)"
+    reason = "aws-sam-translator is not installed (pin aws-sam-translator as requirements-sam.txt does)"
     translator = pytest.importorskip("samtranslator.translator.translator", reason=reason)
     parser = pytest.importorskip("samtranslator.parser.parser", reason=reason)
     template = cfn_yaml.load(ROOT / "template.yaml")
@@ -122,7 +122,7 @@ class Deployed:
         return dict(config["Environment"]["Variables"])
 
 
-def deploy(session: Any, cfn: Mapping[str, Any]) -> Deployed:
+def deploy(session: Any, cfn: Mapping[str, Any], stack_name: str = STACK) -> Deployed:
     """Upload placeholder code, create the stack, then the stand-ins the code needs."""
     from moto.cloudformation.parsing import get_model_map
 
@@ -138,15 +138,15 @@ def deploy(session: Any, cfn: Mapping[str, Any]) -> Deployed:
     stack, removed = for_moto(cfn, set(get_model_map()))
     cloudformation = session.client("cloudformation")
     cloudformation.create_stack(
-        StackName=STACK,
+        StackName=stack_name,
         TemplateBody=orjson.dumps(stack).decode(),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     )
-    described = cloudformation.describe_stacks(StackName=STACK)["Stacks"][0]
+    described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
     physical = {
         r["LogicalResourceId"]: r["PhysicalResourceId"]
-        for r in cloudformation.describe_stack_resources(StackName=STACK)["StackResources"]
+        for r in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
         # moto gives permissions and layer versions no physical id; nothing here needs them.
         if "PhysicalResourceId" in r
     }

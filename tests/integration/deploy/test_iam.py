@@ -1,10 +1,14 @@
-"""Every AWS call the functions make is allowed by the role template.yaml gives them, action and resource.
+"""The role template.yaml gives each function allows every AWS call it makes, and nothing else.
 
 The real ingest and compactor handlers run against the moto-CloudFormation stack, configured as the stack
 configures them, while a recorder on their botocore session collects each call and its parameters. Each
 call becomes what IAM evaluates (lakegate's calls -> actions and ARNs: iam_policy) and is checked against
 the inline policies of the function's role as the stack created it. The source scan (source_calls) adds
 every client call the code can make, checked at the action level, for paths the run does not reach.
+
+The other way round, every action and resource a statement grants must be needed by a recorded call, or be
+listed below with the reason the run does not reach it (a failure path the source scan finds, or a call
+AWS makes with the function's role).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from tests.integration.deploy.iam_policy import (
     Need,
     Policy,
     Recorder,
+    Statement,
     check,
     needs,
     role_policy,
@@ -44,6 +49,24 @@ HANDLERS = {
 NOT_ON_ITS_PATH = {
     ("CompactorFunction", "dynamodb:Query"): (
         "DynamoRegistry.list serves the ingest's GET /v0/datasources; the compactor reads data sources by key"
+    ),
+}
+# Granted, but not called on the run: (function, statement Sid, action) -> why. A failure path must still
+# be found by the source scan in the function's modules; each entry must still be granted and unused.
+OFF_THE_RUN = {
+    ("IngestFunction", "Refs", "dynamodb:DeleteItem"): (
+        "claims are released when Firehose refuses records after they were claimed (ingest, vayu); "
+        "moto's Firehose never refuses"
+    ),
+    ("CompactorFunction", "Refs", "dynamodb:DeleteItem"): (
+        "claims are released when a claim transaction fails part way (dedup.deduplicate); moto's never does"
+    ),
+}
+# Granted for AWS to call with the function's role: no code of ours calls these, so no scan finds them.
+CALLED_BY_AWS = {
+    ("CompactorFunction", "FailedObjects", "sqs:SendMessage"): (
+        "Lambda sends the event of an object whose retries failed to CompactorFailuresQueue (its "
+        "EventInvokeConfig destination) with the function's role"
     ),
 }
 ADMIN = "iam-admin-token"
@@ -110,9 +133,14 @@ def _ingest(lake: Lake) -> None:
     lake.post(b"", "", path="/v0/datasources", method="GET", token=ADMIN)
     lake.post(b"", "", path="/v0/datasources/iam_ds", method="GET", token=ADMIN)
     lake.post(b'{"a": 1, "b": "x"}\n', "", path="/v0/analyze", token=ADMIN)
+    # A data source with a TTL: landing its rows lists its partitions and deletes the expired one.
+    ttl = "name=iam_ttl&schema=ts%20DateTime%20%60json%3A%24.ts%60&engine_ttl=ts%20%2B%20toIntervalDay(1)"
+    assert lake.post(b"", ttl, path="/v0/datasources", token=ADMIN)["statusCode"] == 200
+    assert lake.post(b'{"ts": "2024-05-01 10:00:00"}\n', "name=iam_ttl", token=ADMIN)["statusCode"] == 202
 
 
 UNREADABLE = "raw/2024/05/01/10/not-lakegate"
+EXPIRED = "datasources/iam_ttl/date=2000-01-01/hour=00/part-0.parquet"
 
 
 def _compact(s3: Any, bucket: str, done: set[str]) -> None:
@@ -156,9 +184,11 @@ def run(stack: Deployed) -> Iterator[Run]:
         switch.to("IngestFunction")
         _ingest(lake)
         s3.put_object(Bucket=bucket, Key=UNREADABLE, Body=gzip.compress(b"hello\n"))
+        s3.put_object(Bucket=bucket, Key=EXPIRED, Body=b"")
         switch.to("CompactorFunction")
         _compact(s3, bucket, done)
         assert s3.list_objects_v2(Bucket=bucket, Prefix="errors/")["KeyCount"] == 1
+        assert s3.list_objects_v2(Bucket=bucket, Prefix=EXPIRED)["KeyCount"] == 0
         assert s3.list_objects_v2(Bucket=bucket, Prefix="datasources/iam_ds_quarantine/")["KeyCount"] >= 1
         yield Run(switch.calls, policies, stack)
 
@@ -197,6 +227,46 @@ def test_the_run_reached_every_kind_of_call_it_is_meant_to(run: Run) -> None:
     assert any(
         a == "s3:PutObject" and r and r.startswith(f"{lake}/datasources/iam_ds/") for a, r in compactor
     )
+
+
+def _unused(function: str, run: Run) -> dict[tuple[str, str], set[str]]:
+    """(Sid, action) -> the resources a statement of the role grants it on that no recorded call needs."""
+    recorded = _needs(run.calls[function])
+    unused: dict[tuple[str, str], set[str]] = {}
+    for s in run.policies[function].statements:
+        if s.effect != "Allow":
+            continue
+        for action in s.actions:
+            for resource in s.resources:
+                grant = Statement(s.sid, s.effect, (action,), (resource,), s.conditions)
+                if not any(grant.matches(n) for n in recorded):
+                    unused.setdefault((s.sid, action), set()).add(resource)
+    return unused
+
+
+@pytest.mark.parametrize("function", sorted(HANDLERS))
+def test_the_role_grants_nothing_its_code_does_not_call(run: Run, function: str) -> None:
+    unused = _unused(function, run)
+    listed = {(sid, a) for f, sid, a in {*OFF_THE_RUN, *CALLED_BY_AWS} if f == function}
+    unexplained = {k: v for k, v in unused.items() if k not in listed}
+    assert not unexplained, (
+        f"{function}'s role in template.yaml grants what no call of the run needs (remove it, or list it with "
+        f"its reason): {unexplained}"
+    )
+    stale = listed - set(unused)
+    assert not stale, f"listed as unused but the run calls them, or the role no longer grants them: {stale}"
+    modules = modules_of(HANDLERS[function], ROOT / "layers" / "shared" / "python")
+    scanned = {n.action for c in client_calls(modules, ROOT)[0] for n in needs(c, AT)}
+    off_the_run = {a for f, _, a in OFF_THE_RUN if f == function}
+    assert off_the_run <= scanned, f"no code of {function} calls {off_the_run - scanned}: remove the grant"
+
+
+def test_an_extra_grant_is_reported(run: Run) -> None:
+    """The check above on a role with one more action than the code calls."""
+    extra = Statement("Extra", "Allow", ("dynamodb:BatchGetItem",), run.policies["IngestFunction"].statements[0].resources)  # fmt: skip
+    widened = Run(run.calls, {**run.policies, "IngestFunction": Policy((*run.policies["IngestFunction"].statements, extra))}, run.stack)  # fmt: skip
+    assert ("Extra", "dynamodb:BatchGetItem") in _unused("IngestFunction", widened)
+    assert ("ReadTokens", "dynamodb:GetItem") not in _unused("IngestFunction", widened)
 
 
 def test_a_removed_statement_is_reported_with_the_call_it_breaks(run: Run) -> None:

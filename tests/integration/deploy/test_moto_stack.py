@@ -14,7 +14,7 @@ import pytest
 from lakegate_cli.main import main as cli
 from lakegate_local import cfn_yaml
 from lakegate_local.runtime import fake_context
-from tests.integration.deploy.sam_stack import ROOT, STACK, Deployed, cold_start
+from tests.integration.deploy.sam_stack import REGION, ROOT, STACK, Deployed, cold_start
 
 # Output -> the variable each function reads it from (template.yaml's Globals and the compactor's own).
 WIRING = {
@@ -58,6 +58,21 @@ def test_functions_are_given_the_stack_resource_names(stack: Deployed) -> None:
     assert compactor["DATASOURCES_TABLE"] == stack.outputs["DataSourcesTableName"]
     streams = stack.session.client("firehose").list_delivery_streams()["DeliveryStreamNames"]
     assert ingest["DELIVERY_STREAM"] in streams
+    template = cfn_yaml.load(ROOT / "template.yaml")
+    start = template["Parameters"]["PartitionProjectionStart"]["Default"]
+    assert compactor["PARTITION_PROJECTION_START"] == start
+
+
+def test_account_wide_names_are_unique_per_stack_and_region(stack: Deployed) -> None:
+    # Dashboards are global in an account; Glue databases are per region (moto cannot create one from
+    # a stack, so its name is read from the template: the stack's name, hyphens as underscores).
+    assert stack.physical["Dashboard"] == f"{STACK}-{REGION}"
+    url = f"https://console.aws.amazon.com/cloudwatch/home?region={REGION}#dashboards:name={STACK}-{REGION}"
+    assert stack.outputs["DashboardUrl"] == url
+    database = cfn_yaml.load(ROOT / "template.yaml")["Resources"]["LakeDatabase"]["Properties"]
+    assert database["DatabaseInput"]["Name"] == {
+        "Fn::Join": ["_", {"Fn::Split": ["-", {"Ref": "AWS::StackName"}]}]
+    }
 
 
 def test_cli_token_ingest_compact_and_show_on_the_stack(

@@ -77,10 +77,16 @@ def test_a_data_source_table_projects_its_ingestion_partitions() -> None:
         "date",
         "yyyy-MM-dd",
     )
-    assert p["projection.ingestion_date.range"] == "2000-01-01,NOW"
+    assert p["projection.ingestion_date.range"] == "2000-01-01,NOW"  # when no start is given
     assert (p["projection.ingestion_hour.type"], p["projection.ingestion_hour.range"]) == ("integer", "0,23")
     assert p["projection.ingestion_hour.digits"] == "2"
     assert p[VERSION_PARAMETER] == "3"
+
+
+def test_ingestion_dates_are_projected_from_the_deployments_first_day() -> None:
+    for quarantine in (False, True):
+        p = table_input(EVENTS, "lake", quarantine, projection_start="2026-12-01")["Parameters"]
+        assert p["projection.ingestion_date.range"] == "2026-12-01,NOW"
 
 
 def test_the_quarantine_table_holds_text_and_the_error_columns() -> None:
@@ -115,6 +121,9 @@ def test_a_table_partitioned_by_its_own_date_column(key: str, folder: str, colum
         table["Parameters"]["storage.location.template"] == f"s3://lake/datasources/e/{folder}=${{{column}}}"
     )
     assert table["Parameters"][f"projection.{column}.format"] == fmt
+    # Its own dates may be older than the deployment: they are projected from 2000 whatever the start.
+    started = table_input(ds, "lake", projection_start="2026-12-01")["Parameters"]
+    assert started[f"projection.{column}.range"].startswith("2000")
     # Its quarantine still lands by ingestion time.
     assert [k["Name"] for k in table_input(ds, "lake", True)["PartitionKeys"]] == [
         "ingestion_date",

@@ -139,6 +139,21 @@ def test_an_x86_function_wants_x86_libraries(build: Path) -> None:
     ]
 
 
+def test_a_layer_module_without_its_pyc_for_the_runtime_fails(build: Path) -> None:
+    # Given a layer module compiled for 3.13, and one compiled only for another Python
+    write(build / "SharedLayer" / "python" / "lakegate" / "auth.py", b"")
+    write(build / "SharedLayer" / "python" / "lakegate" / "__pycache__" / "auth.cpython-313.pyc", b"")
+    assert not [p for r in check_layers.check(build) for p in r.problems]
+    write(build / "SharedLayer" / "python" / "lakegate" / "body.py", b"")
+    write(build / "SharedLayer" / "python" / "lakegate" / "__pycache__" / "body.cpython-311.pyc", b"")
+
+    # Then each function with that layer names it (the function's own code may compile at start)
+    problems = [p for r in check_layers.check(build) for p in r.problems]
+    assert len(problems) == 2
+    assert "layer SharedLayer ships 1 modules without a .pyc for python3.13" in problems[0]
+    assert "SharedLayer/python/lakegate/body.py" in problems[0]
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [

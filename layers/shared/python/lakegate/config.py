@@ -137,6 +137,8 @@ class CompactorSettings:
     datasources_table: str
     refs_table: str
     glue_database: str
+    # Ingestion dates are projected from here in Glue (YYYY-MM-DD, the deployment's first day).
+    partition_projection_start: str
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CompactorSettings:
@@ -146,4 +148,5 @@ class CompactorSettings:
             datasources_table=_required(e, "DATASOURCES_TABLE"),
             refs_table=_required(e, "REFS_TABLE"),
             glue_database=_required(e, "GLUE_DATABASE"),
+            partition_projection_start=_required(e, "PARTITION_PROJECTION_START"),
         )

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.aws.errors import error_code, translate
-from lakegate.lake.catalog import VERSION_PARAMETER, table_input
+from lakegate.lake.catalog import FIRST_DATE, VERSION_PARAMETER, table_input
 from lakegate.schema import DataSource
 
 
@@ -17,10 +17,11 @@ class GlueCatalog:
     """Creates or updates the two tables of a data source when its schema version is new to it.
     Versions already synced are remembered for the warm Lambda: one Glue call per new version."""
 
-    def __init__(self, database: str, bucket: str, client: Any) -> None:
+    def __init__(self, database: str, bucket: str, client: Any, projection_start: str = FIRST_DATE) -> None:
         self._database = database
         self._bucket = bucket
         self._client = client
+        self._projection_start = projection_start
         self._synced: dict[str, int] = {}
 
     def sync(self, ds: DataSource) -> None:
@@ -28,7 +29,7 @@ class GlueCatalog:
             return
         try:
             for quarantine in (False, True):
-                self._put(table_input(ds, self._bucket, quarantine), ds.version)
+                self._put(table_input(ds, self._bucket, quarantine, self._projection_start), ds.version)
         except (ClientError, BotoCoreError) as e:
             raise translate(e, "catalog update") from e
         self._synced[ds.name] = ds.version

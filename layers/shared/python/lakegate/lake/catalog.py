@@ -69,8 +69,11 @@ _PROJECTIONS = {
 _BY_COLUMN = {
     fn: (label, f"partition_{label}", _PROJECTIONS[fn]) for fn, (label, _) in COLUMN_FOLDERS.items()
 }
-# Projected dates run from here to now: Athena enumerates only what a query's filter keeps.
+# Projected dates run from here to now: Athena enumerates only what a query's filter keeps, and all of it
+# for a query without one. Ingestion dates start with the deployment (`projection_start`, a template
+# parameter); a data source's own date columns may hold older dates, so they start in 2000.
 _FIRST_DATE = {"yyyy-MM-dd": "2000-01-01", "yyyyMM": "200001", "yyyy": "2000"}
+FIRST_DATE = _FIRST_DATE["yyyy-MM-dd"]
 
 
 def glue_type(t: ColumnType) -> str:
@@ -89,8 +92,11 @@ def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[
     return _INGESTION if scheme is None else (_BY_COLUMN[scheme[0]],)
 
 
-def table_input(ds: DataSource, bucket: str, quarantine: bool = False) -> dict[str, Any]:
-    """Glue's TableInput for a data source's Parquet (or its quarantine's)."""
+def table_input(
+    ds: DataSource, bucket: str, quarantine: bool = False, projection_start: str = FIRST_DATE
+) -> dict[str, Any]:
+    """Glue's TableInput for a data source's Parquet (or its quarantine's); ingestion dates are projected
+    from `projection_start` (YYYY-MM-DD)."""
     name = quarantine_name(ds.name) if quarantine else ds.name
     location = f"s3://{bucket}/{folder('', name)}"
     if quarantine:
@@ -112,11 +118,13 @@ def table_input(ds: DataSource, bucket: str, quarantine: bool = False) -> dict[s
         "storage.location.template": location
         + "/".join(f"{folder}=${{{column}}}" for folder, column, _ in _partitions(ds, quarantine)),
     }
-    for _, column, projection in _partitions(ds, quarantine):
+    partitions = _partitions(ds, quarantine)
+    for _, column, projection in partitions:
         for key, value in projection.items():
             parameters[f"projection.{column}.{key}"] = value
         if projection["type"] == "date":
-            parameters[f"projection.{column}.range"] = f"{_FIRST_DATE[projection['format']]},NOW"
+            first = projection_start if partitions is _INGESTION else _FIRST_DATE[projection["format"]]
+            parameters[f"projection.{column}.range"] = f"{first},NOW"
     return {
         "Name": table_name(name),
         "TableType": "EXTERNAL_TABLE",
