@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
 from lakegate.aws.items import from_item
-from lakegate.aws.registry import DynamoRegistry
+from lakegate.aws.registry import DynamoRegistry, datasource_of
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import Token, hash_token
+from lakegate.ingest.registry import resolve
 from lakegate.lake.layout import PREFIX
 from lakegate.names import QUARANTINE_SUFFIX
 from lakegate.schema import DataSource
@@ -140,15 +139,16 @@ class DataSourceAdmin:
         else:
             pages = iter(self._client.get_paginator("scan").paginate(TableName=self._table))
         found = [_registered(item) for page in pages for item in page.get("Items", [])]
-        return sorted(found, key=lambda r: (r.workspace, r.source.name))
+        return sorted((r for r in found if r is not None), key=lambda r: (r.workspace, r.source.name))
 
     def show(self, name: str, workspace: str | None) -> Registered:
+        """By name or by id (as `name=` takes either)."""
         if workspace:
-            ds = self._registry.get(workspace, name)
+            ds = resolve(self._registry, workspace, name)
             if ds is None:
                 raise CliError(f"unknown data source {name!r} in workspace {workspace!r}")
             return Registered(workspace, ds, None)
-        matches = [r for r in self.list(None) if r.source.name == name]
+        matches = [r for r in self.list(None) if name in (r.source.name, r.source.ident)]
         if not matches:
             raise CliError(f"unknown data source {name!r}")
         if len(matches) > 1:
@@ -157,12 +157,14 @@ class DataSourceAdmin:
         return matches[0]
 
 
-def _registered(item: dict[str, Any]) -> Registered:
+def _registered(item: dict[str, Any]) -> Registered | None:
+    """A data source's item as the CLI lists it; None for the registry's index items."""
+    ds = datasource_of(item)
+    if ds is None:
+        return None
     created = item.get("created_at")
     return Registered(
-        workspace=item["workspace_id"]["S"],
-        source=DataSource.from_dict(orjson.loads(item["schema"]["S"])),
-        created_at=int(created["N"]) if created else None,
+        workspace=item["workspace_id"]["S"], source=ds, created_at=int(created["N"]) if created else None
     )
 
 

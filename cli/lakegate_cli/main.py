@@ -22,12 +22,14 @@ from lakegate_cli.target import (
     BUCKET,
     DATASOURCES,
     LOCAL_ENDPOINT,
+    REFS,
     TOKENS,
     Connection,
     Names,
     aws_error,
     resolve,
 )
+from lakegate_cli.upgrade import upgrade
 from lakegate_local import query
 
 # The repository's template.yaml, as the local server finds it (LAKEGATE_TEMPLATE overrides).
@@ -48,7 +50,12 @@ def _names(args: argparse.Namespace, connection: Connection) -> Names:
         raise CliError("--stack and --local name two targets: choose one")
     if args.template and not args.local:
         raise CliError("--template is read only with --local")
-    explicit = {TOKENS: args.tokens_table, DATASOURCES: args.datasources_table, BUCKET: args.bucket}
+    explicit = {
+        TOKENS: args.tokens_table,
+        DATASOURCES: args.datasources_table,
+        BUCKET: args.bucket,
+        REFS: args.refs_table,
+    }
     return resolve(connection, args.stack, _template(args) if args.local else None, explicit)
 
 
@@ -130,6 +137,17 @@ def _query(args: argparse.Namespace, names: Names, connection: Connection, out: 
     print(query.render(columns, rows), file=out)
 
 
+def _upgrade(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    done = upgrade(
+        connection.dynamodb(), names.require(DATASOURCES), names.require(REFS), args.vayu_datasource
+    )
+    print(f"data sources indexed: {done.indexed}", file=out)
+    for clash in done.clashes:
+        print(f"name taken in another case, not indexed: {clash}", file=out)
+    for what, n in sorted(done.claims.items()):
+        print(f"claims {what}: {n}", file=out)
+
+
 COMMANDS = {
     ("tokens", "create"): _tokens_create,
     ("tokens", "list"): _tokens_list,
@@ -138,6 +156,7 @@ COMMANDS = {
     ("datasources", "show"): _datasources_show,
     ("quarantine", None): _quarantine,
     ("query", None): _query,
+    ("upgrade", None): _upgrade,
 }
 
 

@@ -12,7 +12,7 @@ TARGET_HELP = """target (before or after the command):
   --stack NAME          a deployed stack: names from its outputs
   --local               the local server (`make run`): names from template.yaml, endpoint
                         http://127.0.0.1:4566 unless --endpoint-url says otherwise
-  --tokens-table, --datasources-table, --bucket
+  --tokens-table, --datasources-table, --refs-table, --bucket
                         name a resource yourself (also to override one of the above)"""
 
 
@@ -59,6 +59,7 @@ def _add_target(parser: argparse.ArgumentParser, top: bool) -> None:
     group.add_argument("--template", metavar="PATH", default=default(None), help="template.yaml for --local")
     group.add_argument("--tokens-table", metavar="NAME", default=default(None))
     group.add_argument("--datasources-table", metavar="NAME", default=default(None))
+    group.add_argument("--refs-table", metavar="NAME", default=default(None))
     group.add_argument("--bucket", metavar="NAME", default=default(None))
 
 
@@ -112,6 +113,16 @@ def build() -> Parser:
     show.add_argument("--workspace")
 
     command(commands, "quarantine", "objects in each <name>_quarantine folder of the lake")
+
+    upgrade = command(
+        commands,
+        "upgrade",
+        "bring what an earlier version stored to this version's shapes (registry indexes, row claim keys); "
+        "idempotent",
+    )
+    upgrade.add_argument(
+        "--vayu-datasource", default="events", metavar="NAME", help="the deployment's VAYU_DATASOURCE"
+    )
 
     query = command(
         commands,

@@ -46,10 +46,17 @@ def token_rows(tokens: Sequence[Token], now: float) -> str:
 
 def datasource_rows(found: Sequence[Registered]) -> str:
     rows = [
-        [r.source.name, r.workspace, str(len(r.source.columns)), str(r.source.version), when(r.created_at)]
+        [
+            r.source.name,
+            r.source.ident,
+            r.workspace,
+            str(len(r.source.columns)),
+            str(r.source.version),
+            when(r.created_at),
+        ]
         for r in found
     ]
-    return table(["NAME", "WORKSPACE", "COLUMNS", "VERSION", "CREATED"], rows)
+    return table(["NAME", "ID", "WORKSPACE", "COLUMNS", "VERSION", "CREATED"], rows)
 
 
 def _quoted(value: str) -> str:
@@ -70,7 +77,7 @@ def schema_lines(ds: DataSource) -> list[str]:
 
 def datasource_detail(found: Registered) -> str:
     ds = found.source
-    notes = [f"# {ds.name}: workspace {found.workspace}, schema version {ds.version}"]
+    notes = [f"# {ds.name} ({ds.ident}): workspace {found.workspace}, schema version {ds.version}"]
     if ds.effective_dedup_key:
         window = f"{ds.dedup_window_seconds} s" if ds.dedup_window_seconds else "for ever"
         notes.append(

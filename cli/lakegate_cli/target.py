@@ -27,10 +27,26 @@ if TYPE_CHECKING:
 TOKENS = "tokens_table"
 DATASOURCES = "datasources_table"
 BUCKET = "bucket"
+REFS = "refs_table"
 # The stack outputs template.yaml declares for each name.
-OUTPUTS = {TOKENS: "TokensTableName", DATASOURCES: "DataSourcesTableName", BUCKET: "LakeBucketName"}
-FLAGS = {TOKENS: "--tokens-table", DATASOURCES: "--datasources-table", BUCKET: "--bucket"}
-LABELS = {TOKENS: "tokens table", DATASOURCES: "data sources table", BUCKET: "lake bucket"}
+OUTPUTS = {
+    TOKENS: "TokensTableName",
+    DATASOURCES: "DataSourcesTableName",
+    BUCKET: "LakeBucketName",
+    REFS: "RefsTableName",
+}
+FLAGS = {
+    TOKENS: "--tokens-table",
+    DATASOURCES: "--datasources-table",
+    BUCKET: "--bucket",
+    REFS: "--refs-table",
+}
+LABELS = {
+    TOKENS: "tokens table",
+    DATASOURCES: "data sources table",
+    BUCKET: "lake bucket",
+    REFS: "refs table",
+}
 # The local server's defaults (`make run`): its AWS endpoint, the region and the function it reads.
 LOCAL_ENDPOINT = "http://127.0.0.1:4566"
 LOCAL_REGION = "us-east-1"
@@ -124,7 +140,11 @@ def from_template(path: Path) -> Names:
     except (OSError, TemplateError) as e:
         raise CliError(f"cannot read {path}: {e}") from e
     env = stack.function.environment
-    values = {TOKENS: env.get("TOKENS_TABLE", ""), DATASOURCES: env.get("DATASOURCES_TABLE", "")}
+    values = {
+        TOKENS: env.get("TOKENS_TABLE", ""),
+        DATASOURCES: env.get("DATASOURCES_TABLE", ""),
+        REFS: env.get("REFS_TABLE", ""),
+    }
     # The local server takes the lake bucket from the compactor's LAKE_BUCKET; a template without
     # a compactor has only the bucket Firehose writes into.
     try:

@@ -22,9 +22,9 @@ from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.config import Settings
 from lakegate.errors import LakegateError, NotFound, StoreUnavailable, Unavailable
-from lakegate.http import JSON, error_response, internal_error_body
+from lakegate.http import JSON, documentation, error_response, internal_error_body
 from lakegate.ingest import body, datasources, vayu
-from lakegate.ingest.admission import Admission, Admitted
+from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
 from lakegate.ingest.datasources import DataSources, describe
 from lakegate.ingest.events import Ingestor
@@ -112,9 +112,12 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     def request_body(max_decompressed: int) -> tuple[bytes, bytes]:
         """The body as sent and as decoded (gzip, zstd), each within its cap."""
         event = app.current_event
-        raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
-        encoding = (event.headers or {}).get("content-encoding", "")
-        return raw, body.decode(raw, encoding, settings.max_compressed_bytes, max_decompressed)
+        headers = event.headers or {}
+        as_text = not event.get("isBase64Encoded")
+        raw = body.raw_body(event.get("body"), not as_text)
+        text_type = (headers.get("content-type", "") or "text/plain") if as_text else ""
+        encoding = headers.get("content-encoding", "")
+        return raw, body.decode(raw, encoding, settings.max_compressed_bytes, max_decompressed, text_type)
 
     def request_id() -> str:
         return app.current_event.request_context.request_id or app.lambda_context.aws_request_id
@@ -125,8 +128,8 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     @app.post("/v0/events")
     def events() -> Response[str]:
         query = app.current_event.query_string_parameters or {}
-        admitted = service.admission.admit(credential(), query.get("name"))
-        token, name = admitted.token, query["name"]
+        admitted = service.admission.admit(credential(), query.get("name"), Access.EVENTS)
+        token, name = admitted.token, admitted.name  # `name=` may be the data source's id
         wait = query.get("wait", "false").lower() in ("true", "1")
 
         def run() -> Response[str]:
@@ -159,8 +162,11 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     _vayu_routes(app, service, credential, request_body, request_id, time_left)
     _datasource_routes(app, service, credential, request_body)
 
+    def docs() -> str:
+        return documentation(settings.documentation_url, app.current_event.raw_path or "")
+
     def domain_error(e: LakegateError) -> Response[str]:
-        status, payload, headers = error_response(e)
+        status, payload, headers = error_response(e, docs())
         logger.info("rejected", extra={"status": status, "reason": e.message})
         metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
         return _json(status, payload, headers)
@@ -171,7 +177,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     def unexpected(e: Exception) -> Response[str]:
         logger.exception("unexpected error")
         metrics.add_metric(name="Status5xx", unit=MetricUnit.Count, value=1)
-        return _json(500, internal_error_body())
+        return _json(500, internal_error_body(docs()))
 
     # Registered by call, not decorator: powertools' decorator is untyped and would untype these.
     app.exception_handler(LakegateError)(domain_error)
@@ -197,19 +203,27 @@ def _vayu_routes(
     def admit() -> Admitted:
         """Admission on the target, an access token from `POST /login` standing for its API token."""
         plain = credential()
-        return service.admission.admit(api_token(plain, time.time()) if plain else None, target)
+        return service.admission.admit(
+            api_token(plain, time.time()) if plain else None, target, Access.APPEND
+        )
 
     @app.post("/login")
     def vayu_login() -> Response[str]:
         event = app.current_event
         plain = vayu.parse_login(body.raw_body(event.get("body"), bool(event.get("isBase64Encoded"))))
-        admitted = service.admission.admit(plain, target)
+        admitted = service.admission.admit(plain, target, Access.APPEND)
         access = issue_access_token(plain, time.time(), admitted.token.expires_at)
         logger.info("vayu login", extra={"workspace": admitted.token.workspace_id})
         return _json(200, orjson.dumps({"accessToken": access}), admitted.decision.headers())
 
     @app.post("/events")
     def vayu_events() -> Response[str]:
+        return _vayu_batch(dry_run=False)
+
+    # Vayu's API text says the batch goes "in the PUT request to '/events'" (its curl and SDKs POST):
+    # both are served alike.
+    @app.put("/events")
+    def vayu_events_put() -> Response[str]:
         return _vayu_batch(dry_run=False)
 
     @app.post("/events/dry-run")

@@ -117,7 +117,10 @@ def build_event(request: HttpRequest, match: Match, info: RequestInfo) -> dict[s
         event["pathParameters"] = match.path_parameters
     if request.body:
         if is_text(headers.get("content-type")):
-            # Passed as a string: bytes that are not UTF-8 cannot survive this, as in AWS.
+            # Passed as a UTF-8 string, as AWS does for these types. AWS does not document what becomes of
+            # bytes that are not UTF-8 (a gzip or zstd body sent as application/json): here they become
+            # U+FFFD, the one assumption that promises no more than AWS does; the function refuses such
+            # a body with the Content-Type to send (lakegate.ingest.body).
             event["body"] = request.body.decode("utf-8", errors="replace")
             event["isBase64Encoded"] = False
         else:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from tests.e2e.local_server import REPO
 
+_OUTER_MAKE = frozenset({"MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES", "MAKE_TERMOUT", "MAKE_TERMERR"})
+
 
 def run_documented(
     command: str, scratch: Path, env: Mapping[str, str] | None = None, timeout: float = 120
@@ -28,10 +30,13 @@ def run_documented(
     (shim / "make").write_text(f'#!/bin/sh\nexec {make} -o .venv/.installed "$@"\n')
     (shim / "make").chmod(0o755)
     path = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
+    # A reader's shell, not the `make test` this may run under: a sub-make prints
+    # "Entering directory" lines around the output a command is documented to print.
+    shell = {k: v for k, v in os.environ.items() if k not in _OUTER_MAKE}
     return subprocess.run(
         ["bash", "-c", f"set -euo pipefail\n{command}"],
         cwd=REPO,
-        env=os.environ | dict(env or {}) | {"PATH": path},
+        env=shell | dict(env or {}) | {"PATH": path},
         capture_output=True,
         text=True,
         timeout=timeout,

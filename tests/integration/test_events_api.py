@@ -15,7 +15,7 @@ from tests.integration.conftest import ADMIN, Lake, body_of
 
 CHICAGO = b'{"date": "2020-04-05 00:05:38", "city": "Chicago"}'
 MADRID = b'{"date": "2020-04-05 00:07:22", "city": "Madrid"}'
-DOC = "https://www.tinybird.co/docs/api-reference/events-api"
+DOC = "README.md#the-events-api-as-lakegate-answers-it"
 
 
 def landed(lake: Lake) -> list[tuple[str, bool, bytes]]:
@@ -224,6 +224,34 @@ def test_corrupt_gzip_is_400(lake: Lake) -> None:
     assert body_of(resp)["error"].startswith("The body is not valid gzip")
 
 
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_a_compressed_body_with_a_text_content_type_is_a_400_saying_which_to_send(
+    lake: Lake, coding: str, content_type: str
+) -> None:
+    data = CHICAGO + b"\n" + MADRID + b"\n"
+    packed = gzip.compress(data) if coding == "gzip" else zstandard.ZstdCompressor().compress(data)
+
+    # The event the HTTP API makes of it: a text type's body as a UTF-8 string (lakegate_local.apigw)
+    resp = lake.post(packed, headers={"content-type": content_type, "content-encoding": coding})
+
+    assert lake.events[-1]["isBase64Encoded"] is False
+    assert resp["statusCode"] == 400
+    error = body_of(resp)["error"]
+    assert error.startswith(
+        f"The body is {coding} but was sent with Content-Type '{content_type}', a text type"
+    )
+    assert "Content-Type: application/octet-stream (or application/x-ndjson)" in error
+    assert lake.raw_objects() == [] and lake.datasource("events_test") is None
+
+
+def test_a_compressed_body_sent_as_bytes_without_content_encoding_is_decoded(lake: Lake) -> None:
+    resp = lake.post(gzip.compress(CHICAGO + b"\n"), headers={"content-type": "application/x-ndjson"})
+
+    assert resp["statusCode"] == 202
+    assert landed(lake) == [("events_test", False, CHICAGO)]
+
+
 def test_cors_preflight_and_headers(lake: Lake) -> None:
     lake.post(b"", method="OPTIONS", token=None, headers={"origin": "https://app.example.com"})
     preflight = lake.events[-1]
@@ -319,3 +347,19 @@ def test_a_path_or_method_no_route_serves_is_a_404_not_a_500(lake: Lake, method:
 
     assert resp["statusCode"] == 404
     assert body_of(resp)["error"] == f"No route for {path}"
+
+
+def test_every_error_the_function_answers_links_to_its_readme_section(lake: Lake) -> None:
+    datasources = "README.md#data-sources-define-list-show-analyze"
+    answers = [
+        (lake.post(CHICAGO, "name=bad-name"), DOC),
+        (lake.post(CHICAGO, token="nope"), DOC),
+        (lake.post(b"", "", path="/v0/events", method="GET"), DOC),  # a method the function has no route for
+        (lake.post(b"", "name=x", path="/v0/datasources"), datasources),
+        (lake.post(b"", "", path="/v0/datasources/missing", method="GET"), datasources),
+        (lake.post(b"", "", path="/v0/analyze"), datasources),
+    ]
+
+    assert [a["statusCode"] for a, _ in answers] == [400, 403, 404, 400, 404, 400]
+    for answer, link in answers:
+        assert set(body_of(answer)) == {"error", "documentation"} and body_of(answer)["documentation"] == link

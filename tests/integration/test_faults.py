@@ -150,6 +150,7 @@ def test_unexpected_error_is_500_without_internals(lake: Lake, monkeypatch: pyte
     assert resp["statusCode"] == 500
     assert "secret" not in resp["body"]
     assert body_of(resp)["error"].startswith("An unexpected error has occurred")
+    assert body_of(resp)["documentation"] == "README.md#the-events-api-as-lakegate-answers-it"
     assert lake.raw_objects() == []
 
 

@@ -67,9 +67,9 @@ def test_async_rows_land_each_ref_once_across_requests_and_within_one(lake: Lake
     assert landed_orders(lake) == [("a", "1st"), ("b", "1st"), ("c", "2nd")]
     # Refs are held by the record that landed them, records by the object that landed them.
     assert claims(lake) == {
-        "ws1#orders#a": "record:apigw-0/0",
-        "ws1#orders#b": "record:apigw-0/0",
-        "ws1#orders#c": "record:apigw-1/0",
+        "ws1#orders#row:a": "record:apigw-0/0",
+        "ws1#orders#row:b": "record:apigw-0/0",
+        "ws1#orders#row:c": "record:apigw-1/0",
         "#record#apigw-0/0": f"raw:{first_key}",
         "#record#apigw-1/0": f"raw:{second_key}",
     }
@@ -87,7 +87,7 @@ def test_a_ref_sent_with_wait_then_without_lands_once(lake: Lake, compact: Compa
     # Then the row the wait=true request was answered 200 for is the one that lands
     assert sum(r["duplicate_rows"] for r in results) == 1
     assert landed_orders(lake) == [("x", "wait"), ("y", "async")]
-    assert claims(lake)["ws1#orders#x"] == "apigw-0"  # the wait=true request's id
+    assert claims(lake)["ws1#orders#row:x"] == "apigw-0"  # the wait=true request's id
 
 
 def test_a_ref_landed_without_wait_is_a_duplicate_for_a_later_wait_request(
@@ -130,7 +130,7 @@ def test_a_compaction_that_dies_after_claiming_lands_its_rows_on_retry(
     with pytest.raises(ClientError):
         compact(key)
     assert landed(lake) == {}
-    assert set(claims(lake)) == {"ws1#orders#a", "ws1#orders#b", "#record#apigw-0/0"}
+    assert set(claims(lake)) == {"ws1#orders#row:a", "ws1#orders#row:b", "#record#apigw-0/0"}
 
     # When Lambda retries the event
     monkeypatch.setattr(S3ObjectStore, "put", real_put)

@@ -202,8 +202,8 @@ def test_a_waited_row_quarantined_at_landing_gives_its_ref_back_and_its_correcte
     assert [(orjson.loads(q[LINE])["ref"], q[ERROR]) for q in quarantined] == [
         ("bad", ["the row cannot be landed: ValueError: 13 is unlucky"])
     ]
-    assert "ws1#orders#bad" not in claims(lake)
-    assert claims(lake)["ws1#orders#ok"] == "apigw-0"
+    assert "ws1#orders#row:bad" not in claims(lake)
+    assert claims(lake)["ws1#orders#row:ok"] == "apigw-0"
 
     # When the client sends the corrected row again
     resp = lake.post(ndjson({"ref": "bad", "v": 14}, {"ref": "ok", "v": 2}), WAIT)

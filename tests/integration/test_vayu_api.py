@@ -18,12 +18,13 @@ from lakegate.ingest.vayu import MAX_BODY_BYTES
 from lakegate_local.apigw import api_event
 from lakegate_local.template import load_stack
 from tests.e2e.examples import vayu_example
+from tests.integration.compactor_env import Compact, raw_keys
 from tests.integration.conftest import ADMIN, ROOT, Lake, body_of
 
 # The project's Vayu example: the body it sends and its answers to a first and a second send.
 EXAMPLE = vayu_example()
 DUPLICATE = "Event ref already exists."
-DOC = "https://www.tinybird.co/docs/api-reference/events-api"
+DOC = "README.md#the-vayu-batch-api"
 
 
 def ev(ref: str, name: str = "api_call", **fields: Any) -> dict[str, Any]:
@@ -222,7 +223,7 @@ def test_scope_append_on_the_target(lake: Lake) -> None:
     assert (
         body_of(denied)["error"] == "The token lacks the DATASOURCE:APPEND scope for the Data Source 'events'"
     )
-    assert "X-RateLimit-Limit" in denied["headers"]
+    assert "X-RateLimit-Limit" not in denied["headers"]  # refused before it counted in any window
     assert get(lake, "a", "append-other")["statusCode"] == 403
     assert [r["ref"] for _, _, r in landed(lake)] == ["a"]
 
@@ -410,3 +411,78 @@ def test_template_routes_the_vayu_paths_and_names_the_target() -> None:
     for path in ("/events", "/events/dry-run", "/events/{ref}"):
         assert {("OPTIONS", path), ("GET" if "{" in path else "POST", path)} <= routes
     assert function.environment["VAYU_DATASOURCE"] == "events"
+
+
+# --- /v0/events rows and Vayu events keep apart on Vayu's data source -----------------------------------
+
+
+def _as_row(event: dict[str, Any]) -> bytes:
+    """A row of Vayu's data source as a /v0/events client could send it, keyed by its `ref` column."""
+    return orjson.dumps(event | {"timestamp": "2023-09-13 18:25:43.511", "data": "{}"})
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_a_row_whose_ref_spells_a_vayu_lookup_key_does_not_hide_the_event(
+    lake: Lake, compact: Compact, wait: bool
+) -> None:
+    send(lake, batch(ev("seed")))  # Vayu's data source exists; /v0/events appends to it by name
+    row = lake.post(_as_row(ev("ref:X")), f"name=events&wait={str(wait).lower()}")
+    assert row["statusCode"] == (200 if wait else 202), row
+    for key in sorted(raw_keys(lake)):  # without wait, the row's ref is claimed when it lands
+        compact(key)
+    assert "ws1#events#row:ref:X" in {
+        i["pk"]["S"] for i in lake.ddb.scan(TableName=lake.env["REFS_TABLE"])["Items"]
+    }
+
+    stored = send(lake, batch(ev("X")))
+    found = get(lake, "X")
+
+    assert body_of(stored) == {"validEvents": [ev("X")], "invalidEvents": []}
+    assert found["statusCode"] == 200
+    assert body_of(found) == as_stored(ev("X"))
+
+
+def test_a_row_whose_ref_spells_a_vayu_claim_key_does_not_block_the_event(lake: Lake) -> None:
+    send(lake, batch(ev("seed")))
+    spelled = 'event:["api_call","Y"]'
+    assert lake.post(_as_row(ev(spelled)), "name=events&wait=true")["statusCode"] == 200
+
+    resp = send(lake, batch(ev("Y")))
+
+    assert body_of(resp) == {"validEvents": [ev("Y")], "invalidEvents": []}
+    pks = {i["pk"]["S"] for i in lake.ddb.scan(TableName=lake.env["REFS_TABLE"])["Items"]}
+    assert {f"ws1#events#row:{spelled}", 'ws1#events#event:["api_call","Y"]', "ws1#events#ref:Y"} <= pks
+    assert sorted(r["ref"] for _, _, r in landed(lake)) == sorted(["seed", spelled, "Y"])
+
+
+def test_a_gzip_batch_sent_as_json_is_a_400_saying_which_content_type_to_send(lake: Lake) -> None:
+    resp = send(lake, gzip.compress(batch(ev("gz"))), headers={"content-encoding": "gzip"})
+
+    assert resp["statusCode"] == 400
+    assert "Send compressed bodies with Content-Type: application/octet-stream" in body_of(resp)["error"]
+    assert lake.raw_objects() == [] and refs_items(lake) == 0
+
+
+def test_put_events_is_served_as_post_as_vayus_text_says_put(lake: Lake) -> None:
+    headers = {"content-type": "application/json", "authorization": f"Bearer {ADMIN}"}
+    resp = lake.invoke(api_event("PUT", "/events", headers, batch(ev("p")), request_id="put-1"))
+    again = lake.invoke(api_event("PUT", "/events", headers, batch(ev("p")), request_id="put-2"))
+
+    assert resp["statusCode"] == 200 and body_of(resp) == {"validEvents": [ev("p")], "invalidEvents": []}
+    assert body_of(again)["invalidEvents"] == [{"event": ev("p"), "error": DUPLICATE}]
+    assert [r["ref"] for _, _, r in landed(lake)] == ["p"]
+
+
+def test_every_error_of_vayus_routes_links_to_lakegates_readme(lake: Lake) -> None:
+    answers = [
+        send(lake, b"{", token=ADMIN),
+        send(lake, batch(ev("x")), token="nope"),
+        get(lake, "unknown"),
+        lake.post(b"{}", "", path="/login", token=None, headers={"content-type": "application/json"}),
+        lake.invoke(api_event("DELETE", "/events", {"authorization": f"Bearer {ADMIN}"})),  # no route (404)
+    ]
+
+    assert [a["statusCode"] for a in answers] == [400, 403, 404, 400, 404]
+    for answer in answers:
+        assert set(body_of(answer)) == {"error", "documentation"}
+        assert body_of(answer)["documentation"] == DOC

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import orjson
 import pytest
 
@@ -17,9 +20,18 @@ from lakegate.errors import (
     UnsupportedEncoding,
     WrongCluster,
 )
-from lakegate.http import DOCUMENTATION, error_body, error_response, internal_error_body, status_of
+from lakegate.http import (
+    DATASOURCES_SECTION,
+    EVENTS_SECTION,
+    VAYU_SECTION,
+    documentation,
+    error_body,
+    error_response,
+    internal_error_body,
+    status_of,
+)
 
-DOCS = "https://www.tinybird.co/docs/api-reference/events-api"
+DOCS = "README.md#the-events-api-as-lakegate-answers-it"
 
 
 class MissingName(InvalidRequest):
@@ -57,7 +69,7 @@ def test_status_of_each_error(error: LakegateError, status: int) -> None:
     ],
 )
 def test_error_response_body_without_extra_headers(error: LakegateError, status: int) -> None:
-    assert error_response(error) == (
+    assert error_response(error, DOCS) == (
         status,
         orjson.dumps({"error": error.message, "documentation": DOCS}),
         {},
@@ -65,14 +77,13 @@ def test_error_response_body_without_extra_headers(error: LakegateError, status:
 
 
 def test_error_body_exact_bytes() -> None:
-    assert DOCUMENTATION == DOCS
-    assert error_body("Invalid token") == (
-        b'{"error":"Invalid token","documentation":"https://www.tinybird.co/docs/api-reference/events-api"}'
+    assert error_body("Invalid token", DOCS) == (
+        b'{"error":"Invalid token","documentation":"README.md#the-events-api-as-lakegate-answers-it"}'
     )
 
 
 def test_rate_limited_carries_retry_after() -> None:
-    status, body, headers = error_response(RateLimited("Too many requests", retry_after=7))
+    status, body, headers = error_response(RateLimited("Too many requests", retry_after=7), DOCS)
     assert (status, headers) == (429, {"Retry-After": "7"})
     assert orjson.loads(body) == {"error": "Too many requests", "documentation": DOCS}
 
@@ -81,17 +92,17 @@ def test_rate_limited_carries_retry_after() -> None:
     ("error", "seconds"), [(Unavailable("Try later"), "1"), (Unavailable("Try later", 30), "30")]
 )
 def test_unavailable_carries_retry_after(error: Unavailable, seconds: str) -> None:
-    status, body, headers = error_response(error)
+    status, body, headers = error_response(error, DOCS)
     assert (status, headers) == (503, {"Retry-After": seconds})
     assert orjson.loads(body) == {"error": "Try later", "documentation": DOCS}
 
 
 def test_partially_inserted_body_carries_the_detail() -> None:
     error = PartiallyInserted("Only 2 of 3 rows were inserted", {"inserted_rows": 2, "failed_rows": 1})
-    assert error_response(error) == (
+    assert error_response(error, DOCS) == (
         422,
         b'{"error":"Only 2 of 3 rows were inserted",'
-        b'"documentation":"https://www.tinybird.co/docs/api-reference/events-api",'
+        b'"documentation":"README.md#the-events-api-as-lakegate-answers-it",'
         b'"inserted_rows":2,"failed_rows":1}',
         {},
     )
@@ -99,7 +110,39 @@ def test_partially_inserted_body_carries_the_detail() -> None:
 
 def test_internal_error_body_never_contains_exception_text() -> None:
     # The 500 body is fixed text built without the exception: nothing of it (ARNs, keys, stack) can leak.
-    assert internal_error_body() == (
+    assert internal_error_body(DOCS) == (
         b'{"error":"An unexpected error has occurred: retry the request, the data was not acknowledged",'
-        b'"documentation":"https://www.tinybird.co/docs/api-reference/events-api"}'
+        b'"documentation":"README.md#the-events-api-as-lakegate-answers-it"}'
     )
+
+
+@pytest.mark.parametrize(
+    ("path", "section"),
+    [
+        ("/v0/events", "the-events-api-as-lakegate-answers-it"),
+        ("/events", "the-vayu-batch-api"),
+        ("/events/dry-run", "the-vayu-batch-api"),
+        ("/events/some-ref", "the-vayu-batch-api"),
+        ("/login", "the-vayu-batch-api"),
+        ("/v0/datasources", "data-sources-define-list-show-analyze"),
+        ("/v0/datasources/x", "data-sources-define-list-show-analyze"),
+        ("/v0/analyze", "data-sources-define-list-show-analyze"),
+        ("/nowhere", "the-events-api-as-lakegate-answers-it"),
+    ],
+)
+def test_each_route_links_to_its_readme_section(path: str, section: str) -> None:
+    assert documentation("https://docs.example.com/lakegate/README.md", path) == (
+        f"https://docs.example.com/lakegate/README.md#{section}"
+    )
+
+
+def test_every_linked_section_is_a_heading_of_the_readme() -> None:
+    """GitHub's anchor of a heading: lowercased, punctuation dropped, spaces as hyphens."""
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    anchors = {
+        re.sub(r"[^a-z0-9 _-]", "", line.lstrip("#").strip().lower()).replace(" ", "-")
+        for line in readme.splitlines()
+        if line.startswith("#")
+    }
+    for section in (EVENTS_SECTION, VAYU_SECTION, DATASOURCES_SECTION):
+        assert section in anchors

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 import orjson
@@ -11,14 +12,18 @@ from lakegate.column_types import ColumnType
 from lakegate.errors import InvalidRequest
 from lakegate.ingest.rows import compile_validator
 from lakegate.schema import (
+    ID_RE,
     Column,
     DataSource,
     JsonPath,
     column_name,
     format_jsonpath,
     infer,
+    legacy_id,
+    new_id,
     parse_jsonpath,
     validate_name,
+    validate_new_name,
 )
 
 # The rows of the Events API guide and reference.
@@ -256,6 +261,46 @@ def test_validate_name_echoes_at_most_300_characters() -> None:
         validate_name("a" * 10_000)
     assert f"'{'a' * 300}'" in info.value.message
     assert "a" * 301 not in info.value.message
+
+
+@pytest.mark.parametrize("name", ["x_quarantine", "X_Quarantine", "events_QUARANTINE", "_quarantine"])
+def test_quarantine_names_are_reserved_in_any_case(name: str) -> None:
+    with pytest.raises(InvalidRequest) as info:
+        validate_name(name)
+    assert info.value.message.startswith(f"The name '{name}' is reserved: '<name>_quarantine' holds the rows")
+
+
+def test_quarantine_as_a_word_inside_a_name_is_fine() -> None:
+    assert validate_name("quarantine_log") == "quarantine_log"
+    assert validate_name("x_quarantined") == "x_quarantined"
+
+
+@pytest.mark.parametrize("name", ["t_" + "0" * 32, "T_" + "ABCDEF0123456789" * 2, "t_" + "a" * 32])
+def test_a_new_name_cannot_be_shaped_like_an_id(name: str) -> None:
+    assert validate_name(name) == name  # as `name=`, an id is a fine value
+    with pytest.raises(InvalidRequest) as info:
+        validate_new_name(name)
+    assert "is shaped like a Data Source id" in info.value.message
+
+
+@pytest.mark.parametrize("name", ["t_" + "0" * 31, "t_" + "g" * 32, "t_" + "0" * 33, "tt_" + "0" * 32])
+def test_names_near_the_id_shape_are_new_names(name: str) -> None:
+    assert validate_new_name(name) == name
+
+
+def test_ids_are_tinybirds_shape_random_and_stored_ones_are_kept() -> None:
+    ids = {new_id() for _ in range(100)}
+    assert len(ids) == 100 and all(ID_RE.fullmatch(i) for i in ids)
+    ds = DataSource("e", (Column("a", "String", "$.a"),), id="t_" + "1" * 32)
+    assert DataSource.from_dict(ds.to_dict()) == ds
+    assert ds.ident == ds.id
+
+
+def test_a_data_source_stored_before_ids_keeps_the_id_the_api_showed_then() -> None:
+    legacy = DataSource.from_dict({"name": "events", "columns": []})
+    assert legacy.id == "" and "id" not in legacy.to_dict()
+    # what `describe` derived from the name alone
+    assert legacy.ident == "t_" + hashlib.sha256(b"events").hexdigest()[:32] == legacy_id("events")
 
 
 # --- jsonpaths and column names -------------------------------------------------------------------

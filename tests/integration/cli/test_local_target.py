@@ -12,7 +12,7 @@ import orjson
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import hash_token
-from lakegate.schema import Column, DataSource
+from lakegate.schema import Column, DataSource, legacy_id
 from tests.integration.cli.conftest import ROOT, Local
 
 
@@ -119,14 +119,22 @@ def test_datasources_list_and_show(local: Local) -> None:
     )
     registry.create("ws1", ds)
     registry.create("ws2", ds)
-    registry.create("ws2", DataSource(name="clicks", columns=(Column("url", "String", "$.url"),)))
+    clicks_id = "t_" + "c" * 32
+    registry.create(
+        "ws2", DataSource(name="clicks", columns=(Column("url", "String", "$.url"),), id=clicks_id)
+    )
 
     listed = local.cli("datasources", "list", "--workspace", "ws2")
-    assert [line.split()[:3] for line in listed.out.splitlines()[1:]] == [
-        ["clicks", "ws2", "1"],
-        ["events_test", "ws2", "2"],
+    assert [line.split()[:4] for line in listed.out.splitlines()[1:]] == [
+        ["clicks", clicks_id, "ws2", "1"],
+        ["events_test", legacy_id("events_test"), "ws2", "2"],
     ]
-    assert len(local.cli("datasources", "list").out.splitlines()) == 4
+    assert (
+        len(local.cli("datasources", "list").out.splitlines()) == 4
+    )  # the registry's index items are not listed
+    by_id = local.cli("datasources", "show", clicks_id, "--workspace", "ws2")
+    assert by_id.status == 0 and by_id.out.startswith(f"# clicks ({clicks_id}): workspace ws2")
+    assert local.cli("datasources", "show", clicks_id).status == 0
 
     shown = local.cli("datasources", "show", "events_test", "--workspace", "ws1")
     assert shown.status == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from lakegate.ingest.auth import Token, hash_token
-from lakegate.schema import Column, DataSource
+from lakegate.schema import Column, DataSource, legacy_id
 from lakegate_cli.admin import Quarantined, Registered
 from lakegate_cli.render import datasource_detail, quarantine_rows, schema_lines, table, token_rows
 
@@ -45,10 +45,12 @@ def test_detail_names_workspace_version_and_dedup_key() -> None:
     ds = DataSource(name="e", columns=(Column("ref", "String", "$.ref"),), version=3)
     out = datasource_detail(Registered("ws1", ds, None))
     assert out.splitlines()[:2] == [
-        "# e: workspace ws1, schema version 3",
+        f"# e ({legacy_id('e')}): workspace ws1, schema version 3",
         "# dedup key $.ref (at ingest with wait=true, else at landing), window for ever",
     ]
     assert "`ref` String `json:$.ref`" in out
+    stored = DataSource(name="e", columns=ds.columns, id="t_" + "a" * 32)
+    assert datasource_detail(Registered("ws1", stored, None)).startswith(f"# e (t_{'a' * 32}): workspace")
 
 
 def test_quarantine_rows() -> None:

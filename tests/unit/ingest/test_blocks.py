@@ -17,7 +17,7 @@ import pytest
 
 from lakegate.ingest.blocks import compile_block_check
 from lakegate.ingest.rows import compile_validator, parse_and_check
-from lakegate.schema import Column, DataSource
+from lakegate.schema import Column, DataSource, format_jsonpath
 
 DS = DataSource(
     "t",
@@ -277,3 +277,16 @@ def test_nested_objects_are_judged_as_the_reference_judges_them(planted: dict[st
 )
 def test_schemas_it_does_not_handle_are_left_to_rows(columns: tuple[Column, ...]) -> None:
     assert compile_block_check(DataSource("t", columns)) is None
+
+
+@pytest.mark.parametrize("key", ["a\\b", 'a"b', "a\x11b", "\x00"])
+def test_a_key_msgspec_cannot_name_leaves_the_schema_to_the_slower_paths(key: str) -> None:
+    """Found by the route fuzz: such a nested key made every request to its data source a 500."""
+    ds = DataSource(
+        "k", (Column("a", "String", "$.a"), Column("b", "Nullable(String)", format_jsonpath(["o", key])))
+    )
+
+    assert compile_block_check(ds) is None
+    row = orjson.dumps({"a": "x", "o": {key: "y"}})
+    checked = parse_and_check(row, compile_validator(ds), 1_000_000)
+    assert list(checked.accepted) == [row] and checked.rejected == []

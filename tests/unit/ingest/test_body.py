@@ -13,6 +13,7 @@ import zstandard
 
 from lakegate.errors import InvalidRequest, PayloadTooLarge, UnsupportedEncoding
 from lakegate.ingest.body import decode, raw_body
+from lakegate_local.apigw import api_event
 
 MB = 1024 * 1024
 BIG = 1 << 40  # a cap that is never reached
@@ -299,3 +300,56 @@ def test_unknown_encoding_is_unsupported_and_named(coding: str, named: str) -> N
     with pytest.raises(UnsupportedEncoding) as info:
         decode(SEED, coding, BIG, BIG)
     assert info.value.message == f"Unsupported Content-Encoding '{named}': use gzip, zstd or none"
+
+
+# --- compressed bodies API Gateway passed as text -----------------------------------------------------
+
+ADVICE = "Send compressed bodies with Content-Type: application/octet-stream (or application/x-ndjson)"
+
+
+def _as_api_gateway_passes(body: bytes, content_type: str) -> bytes:
+    """The bytes a text body becomes on its way through the local API Gateway (UTF-8 string) and raw_body."""
+    event = api_event("POST", "/v0/events", {"content-type": content_type}, body)
+    assert event["isBase64Encoded"] is False
+    return raw_body(event["body"], False)
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain; charset=utf-8"])
+@pytest.mark.parametrize("header", [True, False])
+def test_a_compressed_body_sent_with_a_text_type_is_a_400_naming_the_content_type_to_send(
+    coding: str, content_type: str, header: bool
+) -> None:
+    packed = gzip.compress(SEED) if coding == "gzip" else zstandard.ZstdCompressor().compress(SEED)
+    raw = _as_api_gateway_passes(packed, content_type)
+    assert raw != packed  # gzip's 0x8b and zstd's 0xb5, 0xfd are not UTF-8: they do not survive
+
+    with pytest.raises(InvalidRequest) as info:
+        decode(raw, coding if header else "", BIG, BIG, content_type)
+
+    media = content_type.split(";", maxsplit=1)[0]
+    assert info.value.message.startswith(
+        f"The body is {coding if header else 'compressed'} but was sent with"
+    )
+    assert f"Content-Type '{media}', a text type" in info.value.message and ADVICE in info.value.message
+
+
+def test_a_text_body_that_survived_intact_is_decoded() -> None:
+    # No real gzip stream is UTF-8; a body that reached us whole (e.g. a test's event) is still decoded.
+    assert decode(gzip.compress(SEED), "gzip", BIG, BIG, "application/json") == SEED
+
+
+def test_a_plain_text_body_is_not_mistaken_for_a_compressed_one() -> None:
+    for text in (SEED, b"(not json)\n", b"  {}", '{"a": "\u00e9"}'.encode()):
+        assert decode(text, "", BIG, BIG, "application/json") == text
+
+
+@pytest.mark.parametrize("coding", ["gzip", "zstd"])
+def test_a_compressed_body_passed_as_bytes_is_decoded_by_its_magic_number_without_content_encoding(
+    coding: str,
+) -> None:
+    packed = gzip.compress(SEED) if coding == "gzip" else zstandard.ZstdCompressor().compress(SEED)
+
+    assert decode(packed, "", BIG, BIG) == SEED
+    with pytest.raises(PayloadTooLarge):  # and its cap still holds
+        decode(packed, "", BIG, 10)

@@ -9,11 +9,11 @@ import pytest
 
 from lakegate.config import Limits
 from lakegate.definitions import parse_schema
-from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from lakegate.errors import Conflict, Forbidden, InvalidRequest, NameTaken, NotFound
 from lakegate.ingest.auth import Token
 from lakegate.ingest.datasources import DataSources, body_params, defined, describe, schema_text
 from lakegate.memory import MemoryRegistry
-from lakegate.schema import Column, DataSource
+from lakegate.schema import ID_RE, Column, DataSource
 
 SCHEMA = "`timestamp` DateTime `json:$.timestamp`, `action` LowCardinality(String) `json:$.action` DEFAULT 'view', `tags` Array(String) `json:$.tags[:]`"
 PARAMS = {
@@ -268,3 +268,44 @@ def test_body_params_from_a_form_or_json() -> None:
 def test_body_params_refuses_what_it_cannot_read(raw: bytes, content_type: str, message: str) -> None:
     with pytest.raises(InvalidRequest, match=message):
         body_params(raw, content_type)
+
+
+# --- ids and names that cannot alias --------------------------------------------------------------------
+
+
+def test_a_defined_data_source_gets_a_stored_id_shown_and_accepted_by_show() -> None:
+    registry = MemoryRegistry()
+    ds, _ = api(registry).create(CREATE, PARAMS)
+
+    assert ID_RE.fullmatch(ds.id)
+    assert describe(ds)["id"] == ds.id
+    assert api(registry).show(CREATE, ds.id) == ds
+    again, created = api(registry).create(CREATE, PARAMS)  # a retry keeps the first id
+    assert not created and again.id == ds.id
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("events_quarantine", "is reserved"),
+        ("Events_Quarantine", "is reserved"),
+        ("t_" + "0" * 32, "is shaped like a Data Source id"),
+    ],
+)
+def test_a_definition_under_a_reserved_name_is_a_400_and_stores_nothing(name: str, message: str) -> None:
+    registry = MemoryRegistry()
+    with pytest.raises(InvalidRequest) as e:
+        api(registry).create(ADMIN, PARAMS | {"name": name})
+    assert message in e.value.message
+    assert registry.items == {}
+
+
+def test_a_definition_whose_name_differs_only_in_case_is_a_400_naming_the_existing_one() -> None:
+    registry = MemoryRegistry()
+    api(registry).create(ADMIN, PARAMS)
+
+    with pytest.raises(NameTaken) as e:
+        api(registry).create(ADMIN, PARAMS | {"name": "EVENTS"})
+
+    assert e.value.existing == "events"
+    assert list(registry.items) == [("ws1", "events")]

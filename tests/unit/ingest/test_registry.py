@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from lakegate.ingest.registry import CachedRegistry
+import pytest
+
+from lakegate.errors import NameTaken
+from lakegate.http import status_of
+from lakegate.ingest.registry import CachedRegistry, resolve
 from lakegate.memory import MemoryRegistry
 from lakegate.schema import Column, DataSource
 
@@ -110,3 +114,44 @@ def test_cached_registry_keys_by_workspace_and_name() -> None:
     assert cached.get("ws2", "events") is SECOND
     assert cached.get("ws3", "events") is None
     assert inner.gets == 4
+
+
+# --- names unique whatever their case; ids ---------------------------------------------------------------
+
+WITH_ID = DataSource("Rt_Case", (Column("a", "String", "$.a"),), id="t_" + "9" * 32)
+
+
+def test_a_name_taken_in_another_case_is_refused_naming_the_stored_one() -> None:
+    reg = MemoryRegistry()
+    reg.create("ws1", WITH_ID)
+
+    with pytest.raises(NameTaken) as e:
+        reg.create("ws1", DataSource("rt_case", WITH_ID.columns))
+
+    assert e.value.existing == "Rt_Case"
+    assert status_of(e.value) == 400
+    assert "'rt_case' is taken by 'Rt_Case'" in e.value.message
+    assert reg.create("ws2", DataSource("rt_case", WITH_ID.columns)).name == "rt_case"  # per workspace
+    assert reg.create("ws1", WITH_ID) is WITH_ID  # the same name again converges
+
+
+def test_resolve_takes_a_name_or_an_id() -> None:
+    reg = MemoryRegistry()
+    reg.create("ws1", WITH_ID)
+
+    assert resolve(reg, "ws1", "Rt_Case") is WITH_ID
+    assert resolve(reg, "ws1", WITH_ID.id) is WITH_ID
+    assert resolve(reg, "ws2", WITH_ID.id) is None
+    assert resolve(reg, "ws1", "t_" + "8" * 32) is None
+
+
+def test_cached_registry_keeps_ids_apart_from_names() -> None:
+    cached, inner, clock = _cached(ttl=60.0)
+    inner.create("ws1", WITH_ID)
+
+    assert cached.get_by_id("ws1", WITH_ID.id) is WITH_ID
+    inner.items.clear()
+    assert cached.get_by_id("ws1", WITH_ID.id) is WITH_ID  # cached
+    assert cached.get("ws1", WITH_ID.id) is None  # an id is not a name
+    clock.advance(61)
+    assert cached.get_by_id("ws1", WITH_ID.id) is None

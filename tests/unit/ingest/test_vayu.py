@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lakegate import framing
 from lakegate.config import ConfigError, Settings
+from lakegate.dedup import MAX_KEY_BYTES
 from lakegate.errors import (
     Forbidden,
     InvalidRequest,
@@ -24,6 +28,7 @@ from lakegate.ingest.rows import compile_validator, parse_and_check
 from lakegate.ingest.vayu import (
     DUPLICATE,
     MAX_BODY_BYTES,
+    MAX_DEPTH,
     Answer,
     VayuEvents,
     check_batch,
@@ -36,7 +41,7 @@ from lakegate.ingest.vayu import (
     to_row,
 )
 from lakegate.memory import MemoryRefStore, MemoryRegistry, MemorySink
-from lakegate.schema import Column, DataSource
+from lakegate.schema import ID_RE, Column, DataSource
 
 from ..fakes import FakeClock, FakeSleep, make_token
 
@@ -223,6 +228,53 @@ def test_names_and_refs_are_bounded_to_fit_a_key() -> None:
     assert event_error(ev(ref="é" * 257)) == "Event ref must be at most 512 bytes."
 
 
+@settings(max_examples=200, derandomize=True)
+@given(
+    name=st.text(st.sampled_from("n\x01é😀"), min_size=1, max_size=256),
+    ref=st.text(st.sampled_from("r\x01é😀"), min_size=1, max_size=512),
+    workspace=st.text(st.sampled_from("w"), min_size=1, max_size=1200),
+)
+def test_an_event_is_valid_iff_its_claim_key_fits_dynamodb(name: str, ref: str, workspace: str) -> None:
+    """The field bounds do not bound the key: a control character is 6 bytes of JSON in the claim key,
+    and the workspace's id is part of it. Events whose key would not fit are refused, by name."""
+    event = ev(name=name, ref=ref)
+    fields_ok = len(name.encode()) <= 256 and len(ref.encode()) <= 512
+    size = len(claim_key(workspace, TARGET, name, ref).encode())
+
+    valid, errors = check_batch([event], workspace, TARGET)
+
+    if not fields_ok:
+        assert valid == []
+    elif size <= MAX_KEY_BYTES:
+        assert (valid, errors) == ([0], {})
+    else:
+        assert errors == {
+            0: f"Event name and ref are too long together: stored as a key they take {size} bytes, the limit is 2048."
+        }
+
+
+def test_a_body_nested_deeper_than_an_answer_can_hold_is_400_naming_the_limit() -> None:
+    def nested(depth: int) -> Any:
+        v: Any = 1
+        for _ in range(depth):
+            v = {"d": v}
+        return v
+
+    # the body: {"events": [{..., "data": <depth>}]} nests depth + 3 levels
+    assert len(parse_batch(batch(ev(data=nested(MAX_DEPTH - 3))))) == 1
+    for depth in (MAX_DEPTH - 2, 400, 1000):
+        with pytest.raises(InvalidRequest) as e:
+            parse_batch(batch(ev(data=nested(depth))) if depth < 250 else _deep_body(depth))
+        assert e.value.message == (
+            f"The request body nests JSON more than {MAX_DEPTH} levels deep, the limit: flatten the events' data"
+        )
+
+
+def _deep_body(depth: int) -> bytes:
+    """orjson cannot write what it is asked to refuse: the body as text."""
+    return b'{"events": [{"data": ' + b'{"d": ' * depth + b"1" + b"}" * depth + b"}]}"
+
+
 def test_unknown_fields_are_tolerated() -> None:
     assert event_error(ev(extra=1)) is None
 
@@ -232,7 +284,7 @@ def test_unknown_fields_are_tolerated() -> None:
 
 def test_a_ref_repeated_with_the_same_name_is_a_duplicate_and_the_first_valid_one_wins() -> None:
     events = [ev("a", timestamp="bad"), ev("a"), ev("a"), ev("a", name="other"), ev("b")]
-    valid, errors = check_batch(events)
+    valid, errors = check_batch(events, WS, TARGET)
     assert valid == [1, 3, 4]
     assert errors == {0: TIMESTAMP_ERROR, 2: DUPLICATE}
 
@@ -314,7 +366,9 @@ def test_submit_stores_each_event_once_and_refuses_it_after() -> None:
     assert h.rows() == [orjson.loads(to_row(SEED_EVENT))]
     (rec,) = h.sent()
     assert (rec.header.datasource, rec.header.workspace, rec.header.quarantine) == (TARGET, WS, False)
-    assert h.registry.get(WS, TARGET) == datasource(TARGET)
+    stored = h.registry.get(WS, TARGET)
+    assert stored is not None and ID_RE.fullmatch(stored.id)
+    assert replace(stored, id="") == datasource(TARGET)
     # The compactor lands the record once (its id) and knows which keys to give back if it quarantines
     # an event (dd=2: the event and lookup keys).
     (body,) = decode_bodies(b"".join(h.sink.records))
@@ -433,6 +487,18 @@ def test_dry_run_does_not_create_the_data_source() -> None:
     h = Harness()
     h.vayu.dry_run(h.token, batch(ev()))
     assert h.registry.items == {}
+
+
+def test_lookup_of_a_ref_no_key_can_hold_is_404_without_asking_the_store() -> None:
+    h = Harness()
+
+    class Refusing(MemoryRefStore):
+        def get(self, key: str, now: float) -> str | None:
+            raise AssertionError("a key over 2,048 bytes reached the store")
+
+    h.vayu.refs = Refusing()
+    with pytest.raises(NotFound):
+        h.vayu.lookup(h.token, "r" * 3000)
 
 
 def test_lookup_of_an_unknown_ref_is_404() -> None:

@@ -329,7 +329,7 @@ def _order_header(deduplicated: bool = False, t: int = T0) -> RecordHeader:
 
 def test_refs_held_elsewhere_and_repeats_in_the_object_are_dropped() -> None:
     refs = MemoryRefStore()
-    refs.claim([Claim("ws1#orders#held")], "req-0", 1_000.0)
+    refs.claim([Claim("ws1#orders#row:held")], "req-0", 1_000.0)
     lines = [b'{"ref":"a","v":1}', b'{"ref":"held","v":2}', b'{"ref":"a","v":3}', b'{"v":4}']
 
     rows, duplicates = _orders(refs, (_order_header(), lines))
@@ -337,14 +337,14 @@ def test_refs_held_elsewhere_and_repeats_in_the_object_are_dropped() -> None:
     assert rows == [{"ref": "a", "v": 1}, {"ref": None, "v": 4}]
     assert duplicates == 2
     assert {k: v[0] for k, v in refs.items.items()} == {
-        "ws1#orders#held": "req-0",
-        "ws1#orders#a": owner_of(KEY),
+        "ws1#orders#row:held": "req-0",
+        "ws1#orders#row:a": owner_of(KEY),
     }
 
 
 def test_rows_claimed_at_ingest_land_without_a_claim() -> None:
     refs = MemoryRefStore()
-    refs.claim([Claim("ws1#orders#w")], "req-1", 1_000.0)  # the wait=true request's own claim
+    refs.claim([Claim("ws1#orders#row:w")], "req-1", 1_000.0)  # the wait=true request's own claim
 
     rows, duplicates = _orders(
         refs,

@@ -68,6 +68,14 @@ def test_other_bodies_arrive_base64(headers: list[tuple[str, str]]) -> None:
     assert base64.b64decode(event["body"]) == body
 
 
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_a_gzip_body_with_a_text_type_arrives_as_text_its_other_bytes_replaced(content_type: str) -> None:
+    body = b"\x1f\x8b\x08\x00gz"
+    event = _event([("Content-Encoding", "gzip"), ("Content-Type", content_type)], body)
+    assert event["isBase64Encoded"] is False
+    assert event["body"] == "\x1f\ufffd\x08\x00gz"
+
+
 def test_a_gzip_body_is_never_decompressed() -> None:
     body = b"\x1f\x8b\x08\x00gz"
     event = _event([("Content-Encoding", "gzip"), ("Content-Type", "application/x-ndjson")], body)

@@ -8,7 +8,8 @@ from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
-from lakegate.schema import NAME_RE
+from lakegate.errors import InvalidRequest
+from lakegate.schema import NAME_RE, validate_new_name
 
 
 class ConfigError(RuntimeError):
@@ -46,7 +47,10 @@ def _name(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "") or default
     if not NAME_RE.fullmatch(value):
         raise ConfigError(f"environment variable {name} must be a Data Source name, got {value!r}")
-    return value
+    try:
+        return validate_new_name(value)  # not `<x>_quarantine`, not shaped like an id
+    except InvalidRequest as e:
+        raise ConfigError(f"environment variable {name}: {e.message}") from e
 
 
 def _defaults(cls: type[Any]) -> dict[str, Any]:
@@ -91,6 +95,9 @@ class Settings:
     workspace_rate_limit: int = 1000
     # The data source Vayu's `POST /events` lands in (lakegate.ingest.vayu.datasource is its schema).
     vayu_datasource: str = "events"
+    # Where lakegate's README is published: errors link to its sections (lakegate.http.documentation). The
+    # repository has no public address of its own, so by default the link names the file in it.
+    documentation_url: str = "README.md"
 
     @property
     def limits(self) -> Limits:
@@ -118,6 +125,7 @@ class Settings:
             datasource_rate_limit=_int(e, "DATASOURCE_RATE_LIMIT", d["datasource_rate_limit"]),
             workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", d["workspace_rate_limit"]),
             vayu_datasource=_name(e, "VAYU_DATASOURCE", d["vayu_datasource"]),
+            documentation_url=e.get("DOCUMENTATION_URL", "") or d["documentation_url"],
         )
 
 

@@ -33,6 +33,18 @@ class Conflict(LakegateError):
     """The resource exists already, defined otherwise than the request asks."""
 
 
+class NameTaken(LakegateError):
+    """A new data source's name differs only in case from one the workspace has: Glue lowercases table
+    names, so the two would share one table (and, on case-insensitive tools, one folder)."""
+
+    def __init__(self, requested: str, existing: str) -> None:
+        super().__init__(
+            f"The Data Source name '{requested}' is taken by '{existing}': names are unique whatever their "
+            f"case (Glue and Athena lowercase table names). Send to '{existing}', or choose another name"
+        )
+        self.existing = existing
+
+
 class PayloadTooLarge(LakegateError):
     """The body, compressed or decompressed, is over a limit."""
 
@@ -65,5 +77,12 @@ class Unavailable(LakegateError):
         self.retry_after = retry_after
 
 
+class StoreRefused(LakegateError):
+    """A store refused what the request made it write, as sent (an item over DynamoDB's 400 KB, a key over
+    2,048 bytes, a value the service does not take): the same request would be refused again, so it is a
+    client error (400), never a 503 that invites a retry. The core checks the limits it knows first, with
+    messages naming them; this is the backstop for what it did not foresee."""
+
+
 class StoreUnavailable(Exception):
-    """An AWS adapter could not reach its service (throttled, timed out); the core maps it to 503."""
+    """An AWS adapter could not reach its service (throttled, timed out, a 5xx); the core maps it to 503."""

@@ -11,20 +11,29 @@ from lakegate.errors import (
     Forbidden,
     InvalidRequest,
     LakegateError,
+    NameTaken,
     NotFound,
     PartiallyInserted,
     PayloadTooLarge,
     RateLimited,
+    StoreRefused,
     Unavailable,
     UnsupportedEncoding,
     WrongCluster,
 )
 
-DOCUMENTATION = "https://www.tinybird.co/docs/api-reference/events-api"
 JSON = "application/json"
+# The README section that documents each route, as GitHub anchors README's headings: an error's
+# `documentation` is `<DOCUMENTATION_URL>#<section>` (config.Settings.documentation_url), lakegate's own
+# documentation, not Tinybird's or Vayu's (whose texts describe other limits and other errors).
+EVENTS_SECTION = "the-events-api-as-lakegate-answers-it"
+VAYU_SECTION = "the-vayu-batch-api"
+DATASOURCES_SECTION = "data-sources-define-list-show-analyze"
 
 STATUS: dict[type[LakegateError], int] = {
     InvalidRequest: 400,
+    StoreRefused: 400,
+    NameTaken: 400,
     Forbidden: 403,
     WrongCluster: 404,
     NotFound: 404,
@@ -44,21 +53,34 @@ def status_of(error: LakegateError) -> int:
     return 500
 
 
-def error_body(message: str, **extra: Any) -> bytes:
-    return orjson.dumps({"error": message, "documentation": DOCUMENTATION} | extra)
+def documentation(base: str, path: str) -> str:
+    """The link to the README section of the route at `path` (any other path: the Events API's)."""
+    if path.startswith(("/events", "/login")):
+        section = VAYU_SECTION
+    elif path.startswith(("/v0/datasources", "/v0/analyze")):
+        section = DATASOURCES_SECTION
+    else:
+        section = EVENTS_SECTION
+    return f"{base}#{section}"
 
 
-def error_response(error: LakegateError) -> tuple[int, bytes, dict[str, str]]:
-    """Status, body and extra headers for a domain error."""
+def error_body(message: str, documentation: str, **extra: Any) -> bytes:
+    return orjson.dumps({"error": message, "documentation": documentation} | extra)
+
+
+def error_response(error: LakegateError, documentation: str) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body (linking to `documentation`) and extra headers for a domain error."""
     headers: dict[str, str] = dict(error.headers)
     extra: dict[str, Any] = {}
     if isinstance(error, RateLimited | Unavailable):
         headers["Retry-After"] = str(error.retry_after)
     if isinstance(error, PartiallyInserted):
         extra = dict(error.detail)
-    return status_of(error), error_body(error.message, **extra), headers
+    return status_of(error), error_body(error.message, documentation, **extra), headers
 
 
-def internal_error_body() -> bytes:
+def internal_error_body(documentation: str) -> bytes:
     """Never echo the exception: it may hold internals. The request id in the logs finds it."""
-    return error_body("An unexpected error has occurred: retry the request, the data was not acknowledged")
+    return error_body(
+        "An unexpected error has occurred: retry the request, the data was not acknowledged", documentation
+    )

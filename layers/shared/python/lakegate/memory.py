@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from lakegate.dedup import Claim
-from lakegate.errors import StoreUnavailable
+from lakegate.errors import NameTaken, StoreUnavailable
 from lakegate.ingest.auth import Token
 from lakegate.ingest.rate_limits import Decision, Scope, reset_after
 from lakegate.schema import DataSource
@@ -45,7 +45,16 @@ class MemoryRegistry:
     def get(self, workspace: str, name: str) -> DataSource | None:
         return self.items.get((workspace, name))
 
+    def get_by_id(self, workspace: str, ds_id: str) -> DataSource | None:
+        return next((ds for (ws, _), ds in self.items.items() if ws == workspace and ds.id == ds_id), None)
+
     def create(self, workspace: str, ds: DataSource) -> DataSource:
+        """Like the real one: the same name converges, the same name in another case is NameTaken."""
+        if (workspace, ds.name) not in self.items:
+            lower = ds.name.lower()
+            taken = next((n for ws, n in self.items if ws == workspace and n.lower() == lower), None)
+            if taken is not None:
+                raise NameTaken(ds.name, taken)
         return self.items.setdefault((workspace, ds.name), ds)
 
     def list(self, workspace: str) -> list[DataSource]:

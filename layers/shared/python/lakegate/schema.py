@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NamedTuple
 
 from lakegate.column_types import ColumnType, infer_scalar, parse_type, widen
 from lakegate.errors import InvalidRequest
-from lakegate.names import free_name
+from lakegate.names import QUARANTINE_SUFFIX, free_name
 
 NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,254}")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # What a getter returns for a path the row does not have (None is a JSON null).
 MISSING = object()
+# A data source's id, as Tinybird shapes them (`t_` and 32 hex digits); `name=` takes a name or an id.
+ID_RE = re.compile(r"t_[0-9a-f]{32}")
+_ID_LIKE = re.compile(r"t_[0-9a-f]{32}", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +64,8 @@ class DataSource:
     # Every record of this data source is claimed when it lands (keyed ones always are), so even rows
     # without a dedup key land exactly once though Firehose delivers at least once.
     exactly_once: bool = False
+    # Given once, when the registry stores it (`new_id`); "" for data sources stored before ids were.
+    id: str = ""
 
     @property
     def effective_dedup_key(self) -> str:
@@ -66,9 +73,16 @@ class DataSource:
             return self.dedup_key
         return "$.ref" if any(c.jsonpath == "$.ref" for c in self.columns) else ""
 
+    @property
+    def ident(self) -> str:
+        """The data source's id: the stored one, or for one stored before ids were, the one derived from
+        its name that the API showed then (`legacy_id`)."""
+        return self.id or legacy_id(self.name)
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "name": self.name,
+            **({"id": self.id} if self.id else {}),
             "columns": [
                 {"name": c.name, "type": c.type, "jsonpath": c.jsonpath}
                 | ({"default": c.default} if c.default is not None else {})
@@ -92,6 +106,7 @@ class DataSource:
                 for c in d["columns"]
             ),
             version=int(d.get("version", 1)),
+            id=str(d.get("id", "")),
             sorting_key=tuple(d.get("sorting_key", ())),
             partition_key=str(d.get("partition_key", "")),
             ttl=str(d.get("ttl", "")),
@@ -103,7 +118,8 @@ class DataSource:
 
 
 def validate_name(name: str | None) -> str:
-    """Data-source names follow Tinybird's rule; anything else is a 400 before any work is done."""
+    """Data-source names follow Tinybird's rule; anything else is a 400 before any work is done.
+    `<x>_quarantine` (in any case: Glue lowercases table names) is `<x>`'s quarantine, never a target."""
     if not name:
         raise InvalidRequest("The 'name' parameter is required: the name of the Data Source to append to")
     if not NAME_RE.fullmatch(name):
@@ -111,7 +127,34 @@ def validate_name(name: str | None) -> str:
             f"Invalid Data Source name '{name[:300]}': it must start with a letter or underscore "
             "and contain only letters, numbers and underscores (at most 255 characters)"
         )
+    if name.lower().endswith(QUARANTINE_SUFFIX):
+        raise InvalidRequest(
+            f"The name '{name}' is reserved: '<name>{QUARANTINE_SUFFIX}' holds the rows of '<name>' that did "
+            "not fit, and only lakegate writes there"
+        )
     return name
+
+
+def validate_new_name(name: str) -> str:
+    """A name a new data source may take: a valid one that is not shaped like an id (`name=` takes either,
+    and an id-shaped name would shadow that id)."""
+    validate_name(name)
+    if _ID_LIKE.fullmatch(name):
+        raise InvalidRequest(
+            f"'{name}' is shaped like a Data Source id (t_ and 32 hex digits) and no Data Source of the "
+            "workspace has that id: a new Data Source needs a name of another shape"
+        )
+    return name
+
+
+def new_id() -> str:
+    """A new data source's id: random, so two workspaces' (or a re-created) data sources never share one."""
+    return "t_" + secrets.token_hex(16)
+
+
+def legacy_id(name: str) -> str:
+    """The id the API derived from the name alone before ids were stored: kept for those data sources."""
+    return "t_" + hashlib.sha256(name.encode()).hexdigest()[:32]
 
 
 class JsonPath(NamedTuple):

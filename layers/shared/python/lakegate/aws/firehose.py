@@ -71,6 +71,7 @@ class FirehoseSink:
                 DeliveryStreamName=self._stream, Records=[{"Data": r} for r in records]
             )
         except (ClientError, BotoCoreError) as e:  # the call failed whole: throttled, timed out, refused
+            # Never the client's (aws.errors): records are framed within Firehose's limits. Retried, then 503.
             raise unavailable(e, "Firehose PutRecordBatch") from e
         if not resp.get("FailedPutCount"):
             return [None] * len(records)

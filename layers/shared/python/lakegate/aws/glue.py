@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.aws.errors import error_code, unavailable
+from lakegate.aws.errors import error_code, translate
 from lakegate.lake.catalog import FIRST_DATE, VERSION_PARAMETER, table_input
 from lakegate.schema import DataSource
 
@@ -31,7 +31,7 @@ class GlueCatalog:
             for quarantine in (False, True):
                 self._put(table_input(ds, self._bucket, quarantine, self._projection_start), ds.version)
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, "catalog update") from e
+            raise translate(e, "catalog update") from e
         self._synced[ds.name] = ds.version
 
     def _put(self, table: Mapping[str, Any], version: int) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.aws.errors import error_code, unavailable
+from lakegate.aws.errors import error_code, translate
 from lakegate.ingest.rate_limits import Decision, Scope, reset_after
 
 if TYPE_CHECKING:
@@ -72,8 +72,8 @@ class DynamoRateLimiter:
         except ClientError as e:
             if error_code(e) == "ConditionalCheckFailedException":
                 return None
-            raise unavailable(e, "rate limit") from e
+            raise translate(e, "rate limit") from e
         except BotoCoreError as e:
-            raise unavailable(e, "rate limit") from e
+            raise translate(e, "rate limit") from e
         # Read only the attribute we need: emulators differ on what else UPDATED_NEW returns.
         return int(resp["Attributes"]["n"]["N"])

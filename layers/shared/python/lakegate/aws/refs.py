@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.aws.errors import error_code, unavailable
+from lakegate.aws.errors import error_code, refused_reasons, translate
 from lakegate.dedup import Claim
 from lakegate.errors import StoreUnavailable
 
@@ -58,10 +58,13 @@ class DynamoRefStore:
                 return taken
             except ClientError as e:
                 if error_code(e) != "TransactionCanceledException":
-                    raise unavailable(e, "ref claim") from e
+                    raise translate(e, "ref claim") from e
                 reasons = _reasons(e)
                 if len(reasons) != len(chunk):
-                    raise unavailable(e, "ref claim") from e
+                    raise translate(e, "ref claim") from e
+                refused = refused_reasons("ref claim", reasons)
+                if refused is not None:  # a key or item DynamoDB will never take: no retry helps
+                    raise refused from e
                 lost = {c.key for c, r in zip(chunk, reasons, strict=True) if r == "ConditionalCheckFailed"}
                 taken |= lost
                 chunk = [c for c in chunk if c.key not in lost]
@@ -71,7 +74,7 @@ class DynamoRefStore:
                         raise StoreUnavailable(f"ref claim failed: {sorted(set(reasons))}") from e
                     self._sleep(0.02 * 2**attempt)
             except BotoCoreError as e:
-                raise unavailable(e, "ref claim") from e
+                raise translate(e, "ref claim") from e
         return taken
 
     def _put(self, claim: Claim, owner: str, now: float) -> TransactWriteItemTypeDef:
@@ -116,11 +119,11 @@ class DynamoRefStore:
             return None
         except ClientError as e:
             if error_code(e) != "ConditionalCheckFailedException":
-                raise unavailable(e, "record claim") from e
+                raise translate(e, "record claim") from e
             item: dict[str, Any] = e.response.get("Item") or {}  # type: ignore[assignment]
             return (str(item.get("owner", {}).get("S", "")), str(item.get("payload", {}).get("S", "")))
         except BotoCoreError as e:
-            raise unavailable(e, "record claim") from e
+            raise translate(e, "record claim") from e
 
     def release(self, keys: Sequence[str], owner: str) -> None:
         for key in keys:
@@ -134,15 +137,15 @@ class DynamoRefStore:
                 )
             except ClientError as e:
                 if error_code(e) != "ConditionalCheckFailedException":  # no longer ours: leave it
-                    raise unavailable(e, "ref release") from e
+                    raise translate(e, "ref release") from e
             except BotoCoreError as e:
-                raise unavailable(e, "ref release") from e
+                raise translate(e, "ref release") from e
 
     def get(self, key: str, now: float) -> str | None:
         try:
             item = self._client.get_item(TableName=self._table, Key={"pk": {"S": key}}).get("Item")
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, "ref lookup") from e
+            raise translate(e, "ref lookup") from e
         if not item or ("expires_at" in item and int(item["expires_at"]["N"]) < now):
             return None
         return str(item.get("payload", {}).get("S", ""))

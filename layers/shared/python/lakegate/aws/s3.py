@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.aws.errors import unavailable
+from lakegate.aws.errors import translate
 from lakegate.errors import StoreUnavailable
 
 if TYPE_CHECKING:
@@ -26,13 +26,13 @@ class S3ObjectStore:
         try:
             return self._client.get_object(Bucket=self._bucket, Key=key)["Body"].read()
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, f"S3 GetObject {key}") from e
+            raise translate(e, f"S3 GetObject {key}") from e
 
     def put(self, key: str, body: bytes, content_type: str) -> None:
         try:
             self._client.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, f"S3 PutObject {key}") from e
+            raise translate(e, f"S3 PutObject {key}") from e
 
     def copy(self, source: str, target: str, metadata: Mapping[str, str]) -> None:
         try:
@@ -44,7 +44,7 @@ class S3ObjectStore:
                 MetadataDirective="REPLACE",
             )
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, f"S3 CopyObject {source}") from e
+            raise translate(e, f"S3 CopyObject {source}") from e
 
     def folders(self, prefix: str) -> list[str]:
         pages = self._client.get_paginator("list_objects_v2").paginate(
@@ -53,7 +53,7 @@ class S3ObjectStore:
         try:
             return [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])]
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, f"S3 ListObjectsV2 {prefix}") from e
+            raise translate(e, f"S3 ListObjectsV2 {prefix}") from e
 
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0
@@ -72,5 +72,5 @@ class S3ObjectStore:
                         )
                     deleted += len(keys)
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, f"S3 DeleteObjects {prefix}") from e
+            raise translate(e, f"S3 DeleteObjects {prefix}") from e
         return deleted

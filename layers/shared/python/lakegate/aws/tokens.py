@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from lakegate.aws.errors import unavailable
+from lakegate.aws.errors import translate
 from lakegate.aws.items import from_item, to_item
 from lakegate.ingest.auth import Token
 
@@ -25,7 +25,7 @@ class DynamoTokenStore:
         try:
             resp = self._client.get_item(TableName=self._table, Key={"token_hash": {"S": token_hash}})
         except (ClientError, BotoCoreError) as e:
-            raise unavailable(e, "token lookup") from e
+            raise translate(e, "token lookup") from e
         item = resp.get("Item")
         return Token.from_item(from_item(item)) if item else None
 

@@ -85,6 +85,19 @@ class Token:
         )
 
 
+def require_append(token: Token, datasource: str) -> None:
+    if not token.can_append(datasource):
+        raise Forbidden(f"The token lacks the DATASOURCE:APPEND scope for the Data Source '{datasource}'")
+
+
+def require_create(token: Token, datasource: str) -> None:
+    if not token.can_create():
+        raise Forbidden(
+            f"The Data Source '{datasource}' does not exist and the token lacks the DATASOURCE:CREATE scope "
+            "needed to create it"
+        )
+
+
 def authorize(token: Token | None, cluster_id: str, now: float) -> Token:
     """Check a looked-up token is usable here: unknown, revoked or expired is 403, elsewhere 404."""
     if token is None or not token.is_live(now):

@@ -21,6 +21,7 @@ tests/unit/test_blocks.py holds this to the reference on generated and adversari
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from itertools import chain
 from operator import attrgetter
@@ -108,13 +109,19 @@ class BlockCheck:
         return lines
 
 
+# msgspec refuses field names holding a backslash, a double quote or a control character (the fuzz of
+# tests/integration/test_fuzz_routes.py found a 500 on every request of such a data source).
+_UNNAMEABLE = re.compile(r'[\\"\x00-\x1f]')
+
+
 def compile_block_check(ds: DataSource) -> BlockCheck | None:
     """The compiled check of `ds`, or None when its schema has a shape this path does not handle (two
-    columns reading one key, or a key read both as a value and as an object): then rows.py does it all."""
+    columns reading one key, a key read both as a value and as an object, or a key msgspec cannot name):
+    then rows.py does it all."""
     tree: dict[str, Any] = {}  # key -> the index of the column reading it, or the tree below it
     for i, col in enumerate(ds.columns):
         path = col.keys
-        if not path:
+        if not path or any(_UNNAMEABLE.search(k) for k in path):
             return None
         node = tree
         for key in path[:-1]:

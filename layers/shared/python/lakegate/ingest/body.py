@@ -1,4 +1,13 @@
-"""Request bodies: API Gateway's base64, then identity/gzip/zstd, with caps checked while streaming."""
+"""Request bodies: API Gateway's base64, then identity/gzip/zstd, with caps checked while streaming.
+
+An HTTP API passes a body as a UTF-8 string when its Content-Type is a text type (`text/*`,
+`application/json`, `application/xml`, `application/javascript`) and base64 otherwise; it never
+decompresses. Compressed bytes are not UTF-8 (gzip's magic holds 0x8b, zstd's 0xb5 and 0xfd), and AWS
+does not document what becomes of them in that string, so a compressed body sent with a text type
+cannot be trusted to arrive intact: it is decoded if it did, else refused with the Content-Type to
+send. A compressed body that arrived as bytes is decoded even without `Content-Encoding`, by its magic
+number, as Tinybird's Events API does.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +19,8 @@ from lakegate.errors import InvalidRequest, PayloadTooLarge, UnsupportedEncoding
 
 # zstd input is fed in slices this small so that a bomb is stopped one slice past the limit (see _unzstd).
 _ZSTD_SLICE = 256
+_GZIP_MAGIC = b"\x1f\x8b"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
 def raw_body(body: str | None, is_base64: bool) -> bytes:
@@ -24,14 +35,38 @@ def raw_body(body: str | None, is_base64: bool) -> bytes:
         raise InvalidRequest("The request body is not valid base64") from e
 
 
-def decode(raw: bytes, content_encoding: str, max_compressed: int, max_decompressed: int) -> bytes:
-    """Undo `Content-Encoding`, refusing a body over either cap with 413 and an unknown coding with 415."""
+def sniffed(raw: bytes) -> str:
+    """The coding a body's first bytes say it has ("" for none): gzip's and zstd's magic numbers, and
+    what is left of them in a text body (0x1f, or `(` then a byte that is not ASCII: no JSON starts so)."""
+    if raw.startswith((_GZIP_MAGIC, _ZSTD_MAGIC)):
+        return "gzip" if raw.startswith(_GZIP_MAGIC) else "zstd"
+    if raw[:1] == b"\x1f" or (raw[:1] == b"(" and raw[1:2] >= b"\x80"):
+        return "compressed"
+    return ""
+
+
+def decode(
+    raw: bytes, content_encoding: str, max_compressed: int, max_decompressed: int, text_type: str = ""
+) -> bytes:
+    """Undo `Content-Encoding`, refusing a body over either cap with 413 and an unknown coding with 415.
+    `text_type` is the Content-Type of a body API Gateway passed as text ("" when it passed bytes)."""
+    coding = content_encoding.strip().lower()
+    sniff = sniffed(raw)
+    if text_type and (coding in _COMPRESSED or sniff):
+        kind = coding if coding in _COMPRESSED else sniff
+        if kind not in _COMPRESSED:  # what is left of a magic number: not decodable
+            raise _sent_as_text(kind, text_type)
+        try:
+            return decode(raw, kind, max_compressed, max_decompressed)
+        except InvalidRequest as e:  # the bytes did not survive the text form
+            raise _sent_as_text(kind, text_type) from e
+    if not coding and sniff in _COMPRESSED:
+        coding = sniff
     if len(raw) > max_compressed:
         raise PayloadTooLarge(
             f"Request body too large: {len(raw)} bytes received, the limit is {max_compressed} bytes. "
             "Split the batch into smaller requests."
         )
-    coding = content_encoding.strip().lower()
     if coding in ("", "identity"):
         if len(raw) > max_decompressed:
             raise PayloadTooLarge(
@@ -44,6 +79,19 @@ def decode(raw: bytes, content_encoding: str, max_compressed: int, max_decompres
         return _unzstd(raw, max_decompressed)
     raise UnsupportedEncoding(
         f"Unsupported Content-Encoding '{content_encoding.strip()}': use gzip, zstd or none"
+    )
+
+
+_COMPRESSED = ("gzip", "x-gzip", "zstd")
+
+
+def _sent_as_text(coding: str, text_type: str) -> InvalidRequest:
+    media = text_type.split(";", 1)[0].strip()[:100]
+    kind = "compressed" if coding == "compressed" else coding
+    return InvalidRequest(
+        f"The body is {kind} but was sent with Content-Type '{media}', a text type, which API Gateway passes "
+        "to lakegate as UTF-8 text: compressed bytes do not survive that. Send compressed bodies with "
+        "Content-Type: application/octet-stream (or application/x-ndjson), keeping Content-Encoding"
     )
 
 

@@ -8,7 +8,6 @@ data source needs what appending to it needs, as it reads that data source's sch
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -19,12 +18,21 @@ import orjson
 from lakegate.config import Limits
 from lakegate.definitions import definition
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
-from lakegate.ingest.auth import Token
-from lakegate.ingest.registry import Registry
+from lakegate.ingest.auth import Token, require_append
+from lakegate.ingest.registry import Registry, resolve, storable
 from lakegate.ingest.rows import check, compile_validator, parse
 from lakegate.names import QUARANTINE_SUFFIX
 from lakegate.retention import parse_ttl
-from lakegate.schema import MISSING, DataSource, getter, infer, parse_jsonpath, validate_name
+from lakegate.schema import (
+    MISSING,
+    DataSource,
+    getter,
+    infer,
+    new_id,
+    parse_jsonpath,
+    validate_name,
+    validate_new_name,
+)
 
 # How many quarantined rows an analysis shows (it counts them all).
 MAX_SHOWN_QUARANTINE = 100
@@ -43,7 +51,7 @@ def schema_text(ds: DataSource) -> str:
 def describe(ds: DataSource) -> dict[str, Any]:
     """A data source as the API shows it, in Tinybird's terms, plus where lakegate lands its rows."""
     return {
-        "id": "t_" + hashlib.sha256(ds.name.encode()).hexdigest()[:32],
+        "id": ds.ident,
         "name": ds.name,
         "type": "ndjson",
         "version": ds.version,
@@ -73,7 +81,7 @@ def describe(ds: DataSource) -> dict[str, Any]:
 
 
 def _same_definition(a: DataSource, b: DataSource) -> bool:
-    return replace(a, version=1, rate_limit=0) == replace(b, version=1, rate_limit=0)
+    return replace(a, version=1, rate_limit=0, id="") == replace(b, version=1, rate_limit=0, id="")
 
 
 def body_params(raw: bytes, content_type: str) -> dict[str, str]:
@@ -88,7 +96,12 @@ def body_params(raw: bytes, content_type: str) -> dict[str, str]:
             raise InvalidRequest(f"The body is not valid JSON: {e}") from e
         if not isinstance(sent, dict):
             raise InvalidRequest("The JSON body must be an object of parameters")
-        return {str(k): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in sent.items()}
+        try:
+            return {str(k): v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in sent.items()}
+        except orjson.JSONEncodeError as e:  # orjson reads 1,024 levels of JSON, writes 254
+            raise InvalidRequest(
+                "A parameter's JSON value nests too deeply: send parameters as strings"
+            ) from e
     if kind not in ("", "application/x-www-form-urlencoded"):
         raise InvalidRequest(
             f"Unsupported Content-Type '{kind[:100]}': send the parameters in the query string, "
@@ -134,7 +147,7 @@ def defined(params: Mapping[str, str]) -> DataSource:
             "(or send rows to /v0/events and let the schema be inferred)"
         )
     ds = definition(
-        params.get("name"),
+        validate_new_name(params.get("name") or ""),
         schema,
         params.get("engine_sorting_key", ""),
         params.get("engine_partition_key", ""),
@@ -177,7 +190,7 @@ class DataSources:
         """Store the definition; (stored, created). The same definition again is not an error (a retry),
         another one under a taken name is: rows already landed with the stored schema."""
         self._can_define(token)
-        ds = defined(params)
+        ds = storable(replace(defined(params), id=new_id()))
         stored = self.registry.create(token.workspace_id, ds)
         if stored is ds:
             return stored, True
@@ -194,7 +207,7 @@ class DataSources:
 
     def show(self, token: Token, name: str) -> DataSource:
         self._can_define(token)
-        ds = self.registry.get(token.workspace_id, validate_name(name))
+        ds = resolve(self.registry, token.workspace_id, validate_name(name))
         if ds is None:
             raise NotFound(f"Data Source '{name}' not found")
         return ds
@@ -204,11 +217,9 @@ class DataSources:
         data source or the one inference would create, the rows that fit, and the quarantined ones."""
         existing = None
         if name:
-            existing = self.registry.get(token.workspace_id, validate_name(name))
-        if existing is not None and not token.can_append(existing.name):
-            raise Forbidden(
-                f"The token lacks the DATASOURCE:APPEND scope for the Data Source '{existing.name}'"
-            )
+            existing = resolve(self.registry, token.workspace_id, validate_name(name))
+        if existing is not None:
+            require_append(token, existing.name)
         if existing is None and not token.can_create():
             raise Forbidden(
                 "The token lacks the DATASOURCE:CREATE scope (or ADMIN) needed to analyze new rows"

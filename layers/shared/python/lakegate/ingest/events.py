@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from lakegate.config import Limits
-from lakegate.dedup import RefStore, deduplicate
-from lakegate.errors import Forbidden, InvalidRequest
+from lakegate.dedup import RefStore, deduplicate, key_room, long_key_error, long_keys
+from lakegate.errors import InvalidRequest
 from lakegate.framing import CLAIMED_REFS, Record, RecordHeader, frame_rows, frame_runs, quarantine_row
-from lakegate.ingest.auth import Token
+from lakegate.ingest.auth import Token, require_append, require_create
 from lakegate.ingest.delivery import Delivery, RecordSink
-from lakegate.ingest.registry import Registry
+from lakegate.ingest.registry import Registry, storable
 from lakegate.ingest.rows import (
     AcceptedRows,
     CheckedBatch,
+    Rejected,
     Validator,
     check,
     compile_validator,
@@ -22,7 +23,7 @@ from lakegate.ingest.rows import (
     parse_and_check,
 )
 from lakegate.ingest.sending import ROWS, Sender, time_budget
-from lakegate.schema import DataSource, infer
+from lakegate.schema import DataSource, infer, new_id, validate_new_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,10 +72,12 @@ class Ingestor:
         """
         workspace = token.workspace_id
         ds, checked, created = self._check(token, name, body)
+        dedup_key = ds.effective_dedup_key
+        if dedup_key:
+            checked = _refuse_long_keys(checked, ds, dedup_key, key_room(workspace, ds.name))
         rows: Sequence[bytes] = checked.accepted
         keys: list[str | None] = []
         duplicates = 0
-        dedup_key = ds.effective_dedup_key
         if wait and dedup_key and rows:
             dd = deduplicate(
                 rows,
@@ -116,11 +119,8 @@ class Ingestor:
         ds = self.registry.get(workspace, name)
         created = False
         if ds is None:
-            if not token.can_create():
-                raise Forbidden(
-                    f"The Data Source '{name}' does not exist and the token lacks the DATASOURCE:CREATE scope "
-                    "needed to create it"
-                )
+            require_create(token, name)
+            validate_new_name(name)
             parsed = parse(body, self.limits.max_line_bytes)
             if parsed.total == 0:
                 raise InvalidRequest("The request body has no rows: send one JSON object per line (NDJSON)")
@@ -129,12 +129,12 @@ class Ingestor:
                     f"Cannot create Data Source '{name}': no line of the body is a JSON object to infer a schema from"
                 )
             inferred = infer(name, parsed.objects, self.limits.max_columns, self.limits.max_json_depth)
-            ds = self.registry.create(workspace, inferred)
+            inferred = replace(inferred, id=new_id())
+            ds = self.registry.create(workspace, storable(inferred))
             created = ds is inferred
             checked = check(parsed, self._validator(workspace, ds))
         else:
-            if not token.can_append(name):
-                raise Forbidden(f"The token lacks the DATASOURCE:APPEND scope for the Data Source '{name}'")
+            require_append(token, name)
             checked = parse_and_check(body, self._validator(workspace, ds), self.limits.max_line_bytes)
             if not checked.accepted and not checked.rejected:
                 raise InvalidRequest("The request body has no rows: send one JSON object per line (NDJSON)")
@@ -156,6 +156,25 @@ def _record_ids(ds: DataSource, request_id: str) -> str:
     delivers twice, or that the ingest sent again after an answer timed out, lands once. Unkeyed rows of
     other data sources are at least once, as Tinybird's are: a record claim is a DynamoDB write."""
     return request_id if ds.effective_dedup_key or ds.exactly_once else ""
+
+
+def _refuse_long_keys(checked: CheckedBatch, ds: DataSource, dedup_key: str, room: int) -> CheckedBatch:
+    """Quarantine the rows whose dedup key no claim can hold, with or without wait=true: an async row's key
+    is claimed when it lands, where it would fail its whole raw object."""
+    runs = [run for run, _ in checked.accepted.runs()]
+    long = long_keys(runs, dedup_key, room)
+    if not long:
+        return checked
+    column = next((c.name for c in ds.columns if c.jsonpath == dedup_key), "")
+    kept = AcceptedRows()
+    rejected = list(checked.rejected)
+    for line in checked.accepted:
+        size = long.get(line.rstrip(b"\r"))
+        if size is None:
+            kept.append(line)
+        else:
+            rejected.append(Rejected(line, column, long_key_error(size, dedup_key, room)))
+    return CheckedBatch(kept, rejected)
 
 
 def _retry_advice(dedup_key: str) -> str:

@@ -5,19 +5,52 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from lakegate.schema import DataSource
+import orjson
+
+from lakegate.errors import InvalidRequest
+from lakegate.schema import ID_RE, DataSource
+
+# The registry keeps a data source in one DynamoDB item (400 KB at most, attribute names included), its
+# schema as JSON; what this leaves is for the item's other attributes and the columns evolution appends.
+MAX_SCHEMA_BYTES = 320 * 1024
+
+
+def storable(ds: DataSource) -> DataSource:
+    """`ds`, if its schema fits a registry item: else a 400 naming the limit, before anything is written."""
+    size = len(orjson.dumps(ds.to_dict()))
+    if size > MAX_SCHEMA_BYTES:
+        raise InvalidRequest(
+            f"The schema of Data Source '{ds.name}' takes {size} bytes as stored, the limit is "
+            f"{MAX_SCHEMA_BYTES} bytes (a data source is kept in one DynamoDB item of at most 400 KB): "
+            "define fewer or shorter columns"
+        )
+    return ds
 
 
 class Registry(Protocol):
     def get(self, workspace: str, name: str) -> DataSource | None: ...
 
+    def get_by_id(self, workspace: str, ds_id: str) -> DataSource | None:
+        """The data source this id was given to."""
+        ...
+
     def create(self, workspace: str, ds: DataSource) -> DataSource:
-        """Store `ds` unless one exists; return whichever is stored, so racing creators agree."""
+        """Store `ds` unless one of its name exists; return whichever is stored, so racing creators agree.
+        A name that differs only in case from a stored one raises NameTaken: names are unique whatever
+        their case, in one conditional write with the data source (no race lets two in)."""
         ...
 
     def list(self, workspace: str) -> list[DataSource]:
         """Every data source of the workspace, by name."""
         ...
+
+
+def resolve(registry: Registry, workspace: str, name_or_id: str) -> DataSource | None:
+    """The data source `name=` means: by name, else (for an id-shaped value) by id, as Tinybird takes both."""
+    ds = registry.get(workspace, name_or_id)
+    if ds is None and ID_RE.fullmatch(name_or_id):
+        ds = registry.get_by_id(workspace, name_or_id)
+    return ds
 
 
 class CachedRegistry:
@@ -30,13 +63,20 @@ class CachedRegistry:
         self._cache: dict[tuple[str, str], tuple[float, DataSource]] = {}
 
     def get(self, workspace: str, name: str) -> DataSource | None:
+        return self._cached((workspace, name), lambda: self._inner.get(workspace, name))
+
+    def get_by_id(self, workspace: str, ds_id: str) -> DataSource | None:
+        """Kept like a name's (an id names one data source for ever), keyed apart: `#` is in no name."""
+        return self._cached((workspace, f"#id:{ds_id}"), lambda: self._inner.get_by_id(workspace, ds_id))
+
+    def _cached(self, key: tuple[str, str], load: Callable[[], DataSource | None]) -> DataSource | None:
         now = self._clock()
-        hit = self._cache.get((workspace, name))
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        ds = self._inner.get(workspace, name)
+        ds = load()
         if ds is not None:
-            self._cache[(workspace, name)] = (now + self._ttl, ds)
+            self._cache[key] = (now + self._ttl, ds)
         return ds
 
     def create(self, workspace: str, ds: DataSource) -> DataSource:

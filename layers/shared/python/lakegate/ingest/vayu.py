@@ -20,31 +20,35 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from lakegate.dedup import Claim, RefStore, event_key, event_lookup_key
+from lakegate.dedup import MAX_KEY_BYTES, Claim, RefStore, event_key, event_lookup_key
 from lakegate.errors import (
-    Forbidden,
     InvalidRequest,
     NotFound,
     PayloadTooLarge,
+    StoreRefused,
     StoreUnavailable,
 )
 from lakegate.framing import CLAIMED_EVENTS, RecordHeader, frame_rows
-from lakegate.ingest.auth import Token
+from lakegate.ingest.auth import Token, require_append
 from lakegate.ingest.delivery import RecordSink
 from lakegate.ingest.registry import Registry
 from lakegate.ingest.sending import EVENTS, Sender, time_budget
-from lakegate.schema import Column, DataSource
+from lakegate.schema import Column, DataSource, new_id
 
 MAX_BODY_BYTES = 256 * 1024  # Vayu's limit, on the JSON body as sent
 MAX_EVENTS = 1000
-# DynamoDB keys hold at most 2,048 bytes; these bounds keep a claim key (workspace, data source,
-# name and ref) well inside it.
+# orjson reads 1,024 levels of JSON but writes only 254, and an answer echoes an invalid event one level
+# deeper than the request holds it (`{"invalidEvents": [{"event": ...}]}`): a body deeper than this could
+# be read but not answered.
+MAX_DEPTH = 253
+# Bounds on the fields as sent; the claim key they make (workspace, data source, name and ref as JSON, where
+# a control character takes 6 bytes) is checked against DynamoDB's 2,048 bytes too (`check_batch`).
 MAX_NAME_BYTES = 256
 MAX_REF_BYTES = 512
 DUPLICATE = "Event ref already exists."
@@ -82,6 +86,12 @@ def parse_batch(body: bytes) -> list[Any]:
         raise InvalidRequest(f"The request body is not valid JSON: {e}") from e
     if not isinstance(doc, dict):
         raise InvalidRequest('The request body must be a JSON object {"events": [...]}')
+    try:
+        orjson.dumps([doc])  # one level deeper, as the answer nests it: at C speed, no walk of our own
+    except orjson.JSONEncodeError as e:
+        raise InvalidRequest(
+            f"The request body nests JSON more than {MAX_DEPTH} levels deep, the limit: flatten the events' data"
+        ) from e
     if "events" not in doc:
         raise InvalidRequest("The request body has no 'events' field: send {\"events\": [...]}")
     events = doc["events"]
@@ -183,13 +193,20 @@ class Answer:
         )
 
 
-def check_batch(events: Sequence[Any]) -> tuple[list[int], dict[int, str]]:
+def check_batch(events: Sequence[Any], workspace: str, target: str) -> tuple[list[int], dict[int, str]]:
     """Indices of the valid events (first of each name and ref) and the error of every other one."""
     errors: dict[int, str] = {}
     seen: set[tuple[str, str]] = set()
     valid: list[int] = []
     for i, event in enumerate(events):
         error = event_error(event)
+        if error is None:
+            size = len(claim_key(workspace, target, event["name"], event["ref"]).encode())
+            if size > MAX_KEY_BYTES:
+                error = (
+                    f"Event name and ref are too long together: stored as a key they take {size} bytes, "
+                    f"the limit is {MAX_KEY_BYTES}."
+                )
         if error is None and (event["name"], event["ref"]) in seen:
             error = DUPLICATE
         if error is not None:
@@ -213,18 +230,15 @@ class VayuEvents:
     sleep: Callable[[float], None]
 
     def _allow(self, token: Token) -> None:
-        if not token.can_append(self.target):
-            raise Forbidden(
-                f"The token lacks the DATASOURCE:APPEND scope for the Data Source '{self.target}'"
-            )
+        require_append(token, self.target)
 
     def dry_run(self, token: Token, body: bytes) -> Answer:
         """What `submit` would answer now, storing and claiming nothing (refs are only read)."""
         self._allow(token)
         events = parse_batch(body)
-        valid, errors = check_batch(events)
-        now = self.clock()
         ws = token.workspace_id
+        valid, errors = check_batch(events, ws, self.target)
+        now = self.clock()
         for i in valid:
             e = events[i]
             if self.refs.get(claim_key(ws, self.target, e["name"], e["ref"]), now) is not None:
@@ -239,7 +253,7 @@ class VayuEvents:
         """
         self._allow(token)
         events = parse_batch(body)
-        valid, errors = check_batch(events)
+        valid, errors = check_batch(events, token.workspace_id, self.target)
         if not valid:
             return _answer(events, errors)
         ds = self._datasource(token.workspace_id)
@@ -258,14 +272,16 @@ class VayuEvents:
     def lookup(self, token: Token, ref: str) -> bytes:
         """The stored event with this ref, as `stored_event` put it."""
         self._allow(token)
-        payload = self.refs.get(lookup_key(token.workspace_id, self.target, ref), self.clock())
+        key = lookup_key(token.workspace_id, self.target, ref)
+        # A key DynamoDB cannot hold was never stored: not found, without asking.
+        payload = self.refs.get(key, self.clock()) if len(key.encode()) <= MAX_KEY_BYTES else None
         if not payload:
             raise NotFound(f"No event with ref '{ref[:MAX_REF_BYTES]}' was found.")
         return payload.encode()
 
     def _datasource(self, workspace: str) -> DataSource:
         ds = self.registry.get(workspace, self.target) or self.registry.create(
-            workspace, datasource(self.target)
+            workspace, replace(datasource(self.target), id=new_id())
         )
         problem = incompatibility(ds)
         if problem:
@@ -289,7 +305,7 @@ class VayuEvents:
             taken = self.refs.claim(
                 [Claim(k, p, expires) for k, p in zip(keys, payloads, strict=True)], owner, now
             )
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreRefused):
             self.refs.release(keys, owner)  # only ours are deleted: release checks the owner
             raise
         won = [k not in taken for k in keys]
@@ -303,7 +319,7 @@ class VayuEvents:
         try:
             # A lookup key already taken belongs to an event of another name with the same ref: kept.
             self.refs.claim([Claim(k, p, expires) for k, p in lookups.items()], owner, now)
-        except StoreUnavailable:
+        except (StoreUnavailable, StoreRefused):
             self.refs.release(keys + list(lookups), owner)
             raise
         return won, held

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakegate.dedup import RefStore
-from lakegate.errors import InvalidRequest, StoreUnavailable
+from lakegate.errors import InvalidRequest, StoreRefused, StoreUnavailable
 from lakegate.framing import RecordBody
 from lakegate.lake.evolution import SchemaStore
 from lakegate.lake.expiry import expire
@@ -314,7 +314,7 @@ class Compactor:
         for ds in schemas.values():
             try:
                 self._catalog.sync(ds)
-            except StoreUnavailable as e:
+            except (StoreUnavailable, StoreRefused) as e:
                 errors.append(f"{ds.name}: {e}")
         return "; ".join(errors)
 
@@ -335,6 +335,9 @@ class Compactor:
             for name in (ds.name, quarantine_name(ds.name)):
                 try:
                     expired += expire(self._store, folder(workspace, name), ttl, now)
-                except StoreUnavailable as e:  # the rows are landed: report it, the next object retries it
+                except (
+                    StoreUnavailable,
+                    StoreRefused,
+                ) as e:  # the rows are landed: report it, the next object retries
                     errors.append(f"{name}: {e}")
         return expired, "; ".join(errors)
