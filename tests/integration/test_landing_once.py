@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
@@ -115,6 +116,89 @@ def accepted_then_timed_out(lake: Lake) -> Iterator[list[int]]:
     firehose.put_record_batch = flaky  # type: ignore[method-assign]
     yield calls
     firehose.put_record_batch = real  # type: ignore[method-assign]
+
+
+@dataclass
+class NoAnswer:
+    """A Firehose that stores every PutRecordBatch and never answers; `compact`, when set, lands every new
+    raw object before each answer times out; `answering()` gives the answers back."""
+
+    lake: Lake
+    compact: Compact | None = None
+    done: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.firehose = clients.firehose()
+        self.real = self.firehose.put_record_batch
+        self.firehose.put_record_batch = self._stored_then_lost  # type: ignore[method-assign]
+
+    def _stored_then_lost(self, **kwargs: Any) -> Any:
+        self.real(**kwargs)
+        if self.compact is not None:
+            compact_all(self.lake, self.compact, self.done)
+        raise ReadTimeoutError(endpoint_url="https://firehose.us-east-1.amazonaws.com")
+
+    def answering(self) -> None:
+        self.firehose.put_record_batch = self.real  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def never_answered(lake: Lake) -> Iterator[NoAnswer]:
+    no_answer = NoAnswer(lake)
+    yield no_answer
+    no_answer.answering()
+
+
+@pytest.mark.parametrize("opted_in", [False, True])
+def test_a_batch_whose_every_answer_timed_out_is_abandoned_and_its_retry_lands_once(
+    lake: Lake, compact: Compact, never_answered: NoAnswer, opted_in: bool
+) -> None:
+    # Given rows promised exactly once (wait=true, or a source that opted in), and a Firehose that stores
+    # every try but never answers
+    query = WAIT
+    if opted_in:
+        schema = "`ref` String `json:$.ref`, `v` Int32 `json:$.v`"
+        params = {"name": "orders", "schema": schema, "exactly_once": "true"}
+        assert lake.post(urlencode(params).encode(), query="", path="/v0/datasources")["statusCode"] == 200
+        query = ASYNC
+    resp = lake.post(orders("a", "b", "c"), query)
+
+    # Then the answer is "not stored" (503), the rows' claims are released, and every stored copy is
+    # dropped at landing: the request claimed its record's id for no object
+    assert resp["statusCode"] == 503, resp
+    assert claims(lake) and all(
+        k.startswith("#record#") and o.startswith("abandoned:apigw-") for k, o in claims(lake).items()
+    )
+    results = compact_all(lake, compact, done := set[str]())
+    assert len(results) >= 2 and refs_landed(lake) == Counter()
+    assert sum(r["duplicate_records"] for r in results) == len(results)
+
+    # When the client sends the same batch again (Firehose answering now), it lands once
+    never_answered.answering()
+    assert lake.post(orders("a", "b", "c"), query)["statusCode"] in (200, 202)
+    compact_all(lake, compact, done)
+    assert refs_landed(lake) == Counter({"a": 1, "b": 1, "c": 1})
+
+
+def test_a_batch_that_landed_before_its_last_answer_timed_out_is_answered_stored(
+    lake: Lake, compact: Compact, never_answered: NoAnswer
+) -> None:
+    # Given a Firehose that stores every try and never answers, and a compactor fast enough to land the
+    # first copy before the request gives up
+    never_answered.compact = compact
+    resp = lake.post(orders("a", "b", "c"), WAIT)
+
+    # Then the request finds its record landed, and says so: stored once, claims kept
+    assert resp["statusCode"] == 200 and body_of(resp)["successful_rows"] == 3, resp
+    assert refs_landed(lake) == Counter({"a": 1, "b": 1, "c": 1})
+    assert {k for k in claims(lake) if k.startswith("ws1#")} == {f"ws1#orders#row:{r}" for r in "abc"}
+
+    # And the client's retry of the same batch is answered duplicate, landing nothing twice
+    never_answered.answering()
+    again = lake.post(orders("a", "b", "c"), WAIT)
+    assert body_of(again)["duplicate_rows"] == 3
+    compact_all(lake, compact)
+    assert refs_landed(lake) == Counter({"a": 1, "b": 1, "c": 1})
 
 
 @pytest.mark.parametrize("query", [WAIT, ASYNC])

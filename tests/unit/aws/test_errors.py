@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
-from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError, ReadTimeoutError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from lakegate.aws.errors import REFUSED_CODES, refused_reasons, translate
-from lakegate.errors import StoreRefused, StoreUnavailable
+from lakegate.errors import StoreRefused, StoreUnavailable, StoreUncertain
 from lakegate.http import status_of
 
 
-def client_error(code: str) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": "m"}}, "Op")
+def client_error(code: str, status: int | None = None) -> ClientError:
+    response: Any = {"Error": {"Code": code, "Message": "m"}}
+    if status is not None:
+        response["ResponseMetadata"] = {"HTTPStatusCode": status}
+    return ClientError(response, "Op")
 
 
 @pytest.mark.parametrize("code", sorted(REFUSED_CODES))
@@ -57,6 +68,27 @@ def test_throttling_5xx_and_the_operators_errors_are_unavailable(code: str) -> N
 )
 def test_timeouts_and_connection_errors_are_unavailable(error: Exception) -> None:
     assert isinstance(translate(error, "token lookup"), StoreUnavailable)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("error", "maybe_applied"),
+    [
+        # Sent, then no answer: the service may have applied it.
+        (ReadTimeoutError(endpoint_url="https://firehose"), True),
+        (ConnectionClosedError(endpoint_url="https://firehose"), True),
+        (client_error("InternalFailure", 500), True),
+        # Never sent, or refused before doing anything: definitely not applied.
+        (ConnectTimeoutError(endpoint_url="https://firehose"), False),
+        (EndpointConnectionError(endpoint_url="https://firehose"), False),
+        (client_error("ServiceUnavailableException", 503), False),
+        (client_error("ThrottlingException"), False),
+    ],
+)
+def test_a_call_that_may_have_been_applied_is_uncertain(error: Exception, maybe_applied: bool) -> None:
+    translated = translate(error, "Firehose PutRecordBatch")  # type: ignore[arg-type]
+
+    assert isinstance(translated, StoreUnavailable)
+    assert isinstance(translated, StoreUncertain) is maybe_applied
 
 
 def test_a_transaction_refused_item_by_item_is_refused_and_a_conflicted_one_is_not() -> None:

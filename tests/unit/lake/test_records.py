@@ -11,13 +11,13 @@ import orjson
 import pyarrow.parquet as pq
 import pytest
 
-from lakegate.dedup import Claim, event_key, event_lookup_key, ref_key
+from lakegate.dedup import Claim, abandoned, event_key, event_lookup_key, record_key, ref_key
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import CLAIMED_EVENTS, CLAIMED_REFS, RecordHeader, frame_rows
 from lakegate.lake import landing
 from lakegate.lake.compactor import Compactor, Outcome
 from lakegate.lake.parquet import Converted, rows_to_table
-from lakegate.lake.records import Landed, owner_of, record_key
+from lakegate.lake.records import Landed, owner_of
 from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry
 from lakegate.names import ERROR, LINE
 from lakegate.schema import Column, DataSource
@@ -280,3 +280,19 @@ def test_an_async_row_whose_ref_no_dynamodb_key_can_hold_is_quarantined_and_the_
     ]
     assert sorted(r["v"] for r in lake.rows()) == [1, 3]
     assert not any(long_ref in k for k in lake.refs.items)
+
+
+def test_a_record_its_request_abandoned_never_lands_and_gives_back_the_refs_its_rows_took() -> None:
+    # Given a record whose request gave up on it (its last send timed out) before any copy landed
+    lake = Lake()
+    lake.refs.items[record_key("req-1/0")] = (abandoned("req-1"), "", None)
+    rec = record([order("a", 1), order("b", 2)])
+
+    # When copies of it arrive in two objects
+    first, second = lake.land(A, rec), lake.land(B, rec)
+
+    # Then none lands, and no ref is left held: the client's retry (a new record) lands each row once
+    assert (first.rows, first.duplicate_records, second.rows) == (0, 1, 0)
+    assert lake.rows() == [] and lake.owners() == {record_key("req-1/0"): abandoned("req-1")}
+    retry = lake.land("raw/retry", record([order("a", 1), order("b", 2)], rid="req-2", ids="req-2"))
+    assert retry.rows == 2 and sorted(r["ref"] for r in lake.rows()) == ["a", "b"]

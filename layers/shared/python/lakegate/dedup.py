@@ -57,6 +57,27 @@ class RefStore(Protocol):
         """The payload kept with a live claim."""
         ...
 
+    def claim_once(self, claims: Sequence[Claim], owner: str, now: float) -> dict[str, tuple[str, str]]:
+        """Take each free (or expired) key for `owner`, never overwriting a live claim, not even the
+        owner's own. For every key already held: (owner, payload) of its holder. Record claims use it."""
+        ...
+
+
+def abandoned(owner: str) -> str:
+    """Who holds the id of a record its request gave up on (its last send timed out, lakegate.ingest.sending):
+    nobody lands it, every copy is dropped."""
+    return f"abandoned:{owner}"
+
+
+def is_abandoned(holder: str) -> bool:
+    return holder.startswith("abandoned:")
+
+
+def record_key(record_id: str) -> str:
+    """The refs-table key of a record claim (lakegate.lake.records). A ref key starts with its workspace id,
+    never empty: `#` first keeps record claims apart from every ref and event key."""
+    return "#record#" + record_id
+
 
 @dataclass(frozen=True, slots=True)
 class Deduplicated:

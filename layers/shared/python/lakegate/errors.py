@@ -86,3 +86,9 @@ class StoreRefused(LakegateError):
 
 class StoreUnavailable(Exception):
     """An AWS adapter could not reach its service (throttled, timed out, a 5xx); the core maps it to 503."""
+
+
+class StoreUncertain(StoreUnavailable):
+    """A call that failed after it was sent (its answer timed out, the connection dropped, the service
+    failed inside): the service may have applied it. Sending it again is safe only where a second copy is
+    harmless or dropped; where it was the last try, whoever promised exactly once must settle it."""

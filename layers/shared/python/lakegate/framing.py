@@ -75,6 +75,8 @@ class Record:
 
     data: bytes
     rows: int
+    # The record's id when its rows were promised exactly once (`<record_id>/<i>`), else "".
+    id: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,7 @@ def _frame(header: RecordHeader, rows: Sequence[bytes], payload_bytes: int, inde
         return _frame_run(header, [b"\n".join([*rows, b""])], payload_bytes, len(rows), index)
     # One join copies the rows once: header, each row and a final empty piece, newline between each.
     head = _head(header, len(rows), payload_bytes, index)
-    return Record(b"\n".join([MAGIC + head, *rows, b""]), len(rows))
+    return Record(b"\n".join([MAGIC + head, *rows, b""]), len(rows), _id(header, index))
 
 
 def _frame_run(
@@ -125,8 +127,14 @@ def _frame_run(
         packed = b"".join([*map(packer.compress, pieces), packer.flush()])
         if len(packed) <= size - size // 8:  # saving less is not worth the compactor's decompression
             head = _head(header, rows, len(packed), index, compressed=True)
-            return Record(b"".join([MAGIC, head, b"\n", packed]), rows)
-    return Record(b"".join([MAGIC, _head(header, rows, size, index), b"\n", *pieces]), rows)
+            return Record(b"".join([MAGIC, head, b"\n", packed]), rows, _id(header, index))
+    return Record(
+        b"".join([MAGIC, _head(header, rows, size, index), b"\n", *pieces]), rows, _id(header, index)
+    )
+
+
+def _id(header: RecordHeader, index: int) -> str:
+    return record_id(header.record_id, index) if header.record_id else ""
 
 
 def _head(header: RecordHeader, rows: int, length: int, index: int, compressed: bool = False) -> bytes:
@@ -142,7 +150,7 @@ def _head(header: RecordHeader, rows: int, length: int, index: int, compressed: 
             "len": length,
         }
         | ({"dd": int(header.deduplicated)} if header.deduplicated else {})
-        | ({"id": record_id(header.record_id, index)} if header.record_id else {})
+        | ({"id": _id(header, index)} if header.record_id else {})
         | ({"z": 1} if compressed else {})
     )
 

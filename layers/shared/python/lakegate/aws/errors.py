@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionClosedError, ReadTimeoutError
 
-from lakegate.errors import StoreRefused, StoreUnavailable
+from lakegate.errors import StoreRefused, StoreUnavailable, StoreUncertain
 
 # Error codes by which a service says "not as sent": DynamoDB (item size, key size, expression values),
 # S3 (key or object too long), Glue (a table input). Not Firehose's InvalidArgumentException: the ingest
@@ -57,6 +57,12 @@ def refused_reasons(what: str, reasons: Iterable[str]) -> StoreRefused | None:
 
 
 def unavailable(e: ClientError | BotoCoreError, what: str) -> StoreUnavailable:
-    """A throttled, failing or unreachable service, as the domain sees it."""
+    """A throttled, failing or unreachable service, as the domain sees it: `StoreUncertain` when the call
+    may have been applied (sent, then no answer; or a 500, the service failing part way), else definitely
+    not applied (throttled, refused, never connected)."""
     code = error_code(e) if isinstance(e, ClientError) else type(e).__name__
+    if isinstance(e, (ReadTimeoutError, ConnectionClosedError)) or (
+        isinstance(e, ClientError) and e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 500
+    ):
+        return StoreUncertain(f"{what} failed: {code}, and may have been applied")
     return StoreUnavailable(f"{what} failed: {code}")

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from lakegate.errors import StoreUnavailable
+from lakegate.errors import StoreUnavailable, StoreUncertain
 from lakegate.framing import Record, batch_calls
 
 
@@ -30,6 +30,8 @@ class Delivery:
     calls: int
     # The records still refused at the end, so a caller can release what they held.
     failed: tuple[Record, ...] = field(default=(), compare=False)
+    # Of those, the ones a call may have stored although it failed (StoreUncertain): not known to be lost.
+    unsure: tuple[Record, ...] = field(default=(), compare=False)
 
     @property
     def complete(self) -> bool:
@@ -47,14 +49,17 @@ def deliver(
     deadline = clock() + budget_seconds
     pending = list(records)
     sent_rows = calls = attempt = 0
+    uncertain: set[int] = set()  # id() of records a failed call may have stored
     while pending:
         failed: list[Record] = []
         for call in batch_calls(pending):
             calls += 1
             try:
                 codes = sink.put_records([r.data for r in call])
-            except StoreUnavailable:
+            except StoreUnavailable as e:
                 failed.extend(call)
+                if isinstance(e, StoreUncertain):
+                    uncertain.update(map(id, call))
                 continue
             for rec, code in zip(call, codes, strict=True):
                 if code is None:
@@ -69,4 +74,5 @@ def deliver(
         if clock() + delay >= deadline:
             break
         sleep(delay)
-    return Delivery(sent_rows, sum(r.rows for r in pending), calls, tuple(pending))
+    unsure = tuple(r for r in pending if id(r) in uncertain)
+    return Delivery(sent_rows, sum(r.rows for r in pending), calls, tuple(pending), unsure)

@@ -4,20 +4,29 @@ Deliver the records within the request's time budget. When some are not acknowle
 their rows hold (only this request's: a release checks the owner), so the client's retry of the same
 request lands each row once; then answer 503 when nothing was stored and 422 when part was. Anything
 raised while sending releases every claim first.
+
+A record whose last send failed after it was sent (its answer timed out) may be in Firehose all the same.
+Before its rows are called not stored, the request settles it: it claims the record's id itself
+(`abandoned:<owner>`), so the compactor drops every copy that arrives (lakegate.lake.records); where the
+compactor holds the id already, the record landed and its rows count as stored. Either way the answer is
+true and the client's retry lands each row once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from lakegate.dedup import RefStore
-from lakegate.errors import PartiallyInserted, Unavailable
+from lakegate.dedup import Claim, RefStore, abandoned, record_key
+from lakegate.errors import PartiallyInserted, StoreUnavailable, Unavailable
 from lakegate.framing import Record
 from lakegate.ingest.delivery import Delivery, RecordSink, deliver
 
 # Seconds kept back from the invocation's remaining time to answer before Lambda's timeout.
 ANSWER_MARGIN = 1.0
+# How long a settled record's claim is kept: longer than any copy of it can wait to be landed (Firehose
+# retries a delivery for a day; a raw object is replayable until raw/ expires it, RawRetentionDays <= 365).
+SETTLED_DAYS = 400
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +74,7 @@ class Sender:
         held (with claims, the advice is that the rows not stored were released)."""
         try:
             delivery = deliver(records, self.sink, budget, self.clock, self.sleep)
+            delivery = self._settle(delivery, owner)
         except BaseException:
             self._release([k for held in claims for k in held], owner)
             raise
@@ -83,6 +93,33 @@ class Sender:
         raise PartiallyInserted(
             f"Only {delivery.sent_rows} of {total} {noun.plural} were {noun.done}{advice}",
             {"inserted_rows": delivery.sent_rows, "failed_rows": delivery.failed_rows} | (detail or {}),
+        )
+
+    def _settle(self, delivery: Delivery, owner: str) -> Delivery:
+        """Make the unsure records with an id either landed or never landing, and count them so. Without an id
+        (rows promised at least once) a record stays unsure: the client's retry may store its rows twice."""
+        unsure = [r for r in delivery.unsure if r.id]
+        if not unsure:
+            return delivery
+        now = self.clock()
+        expires = int(now) + SETTLED_DAYS * 86_400
+        try:
+            held = self.refs.claim_once(
+                [Claim(record_key(r.id), "", expires) for r in unsure], abandoned(owner), now
+            )
+        except StoreUnavailable:
+            return delivery  # cannot tell: released and answered as not stored, a copy may land too
+        landed = {id(r) for r in unsure if record_key(r.id) in held}
+        if not landed:
+            return delivery
+        failed = tuple(r for r in delivery.failed if id(r) not in landed)
+        moved = sum(r.rows for r in delivery.failed if id(r) in landed)
+        return replace(
+            delivery,
+            sent_rows=delivery.sent_rows + moved,
+            failed_rows=delivery.failed_rows - moved,
+            failed=failed,
+            unsure=tuple(r for r in delivery.unsure if id(r) not in landed),
         )
 
     def _release(self, keys: Sequence[str], owner: str) -> None:

@@ -22,11 +22,10 @@ from typing import Protocol
 
 import orjson
 
-from lakegate.dedup import Claim, RefStore, deduplicate, ingest_claims
+from lakegate.dedup import Claim, RefStore, deduplicate, ingest_claims, is_abandoned, record_key
 from lakegate.lake.raw import Chunk
 from lakegate.schema import DataSource
 
-_PREFIX = "#record#"
 # A record claim must outlive every object that may hold a copy of the record: Firehose retries a
 # delivery for up to a day, and a raw object can be replayed until raw/ expires it.
 DELIVERY_RETRY_DAYS = 1
@@ -37,12 +36,6 @@ class RecordStore(Protocol):
         """Take each free (or expired) key for `owner`: one conditional write each, which never overwrites
         a live claim, not even the owner's own. For every key already held: (owner, payload) of its holder."""
         ...
-
-
-def record_key(record_id: str) -> str:
-    """The refs-table key of a record claim. A ref key starts with its workspace id, never empty: `#` first
-    keeps record claims apart from every ref and event key."""
-    return _PREFIX + record_id
 
 
 def owner_of(source_key: str) -> str:
@@ -80,6 +73,9 @@ class Verdict:
 
     lands: bool
     landed: Landed
+    # Its request gave up on it (lakegate.ingest.sending): no object lands it, and the refs its rows took
+    # here are given back, for the client's retry.
+    abandoned: bool = False
 
 
 def claim_records(
@@ -101,6 +97,8 @@ def claim_records(
             verdicts[rid] = Verdict(True, landed)
         elif holder[0] == owner:
             verdicts[rid] = Verdict(True, Landed.parse(holder[1]))  # a replay: the stored decision
+        elif is_abandoned(holder[0]):
+            verdicts[rid] = Verdict(False, Landed(), abandoned=True)
         else:  # another object lands it, with the decision it stored
             verdicts[rid] = Verdict(False, Landed.parse(holder[1]))
     return verdicts
@@ -224,13 +222,15 @@ class Claimer:
         verdicts: dict[int, Verdict],
     ) -> None:
         """Claims held by rows that do not land are given back: refs this run took for rows a stored
-        decision drops, and the ingest's claims of rows that end in quarantine (their request owns them)."""
+        decision drops or whose record was abandoned, and the ingest's claims of rows that end in quarantine
+        (their request owns them)."""
         if self.refs is None:
             return
         give_back: dict[str, list[str]] = defaultdict(list)
         for r, (key, owner) in held.items():
             k = chunk.record_of[r]
-            if r in drop and (lands[k] or chunk.offsets[r] in verdicts[k].landed.duplicates):
+            verdict = verdicts.get(k, _LANDS)
+            if r in drop and (lands[k] or verdict.abandoned or chunk.offsets[r] in verdict.landed.duplicates):
                 give_back[owner].append(key)
         dedup_key = ds.effective_dedup_key if ds is not None else ""
         lines = chunk.lines if errors else []
