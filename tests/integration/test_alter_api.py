@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
+import boto3
 import pyarrow.dataset as pads
 import pytest
 
 from lakegate.lake.arrow_types import arrow_schema
 from lakegate.schema import DataSource
 from lakegate_local import query
-from tests.integration.compactor_env import Compact, landed, raw_keys
-from tests.integration.conftest import Lake, body_of
+from tests.integration.compactor_env import GLUE_DATABASE, Compact, landed, raw_keys
+from tests.integration.conftest import REGION, Lake, body_of
 
 BEFORE = (
     "`n` Int32 `json:$.n`, `u` UInt8 `json:$.u`, `f` Float32 `json:$.f`, `d` Date `json:$.d`, "
@@ -184,3 +185,15 @@ def test_rows_landed_before_and_after_an_alter_read_back_together(lake: Lake, co
     ]
     assert rows[1]["f"] == 1e300
     assert got == [(7, "BIGINT", 200, 1.5), (9000000000, "BIGINT", 70000, 1e300)]
+    # and the Glue table took the new types with the landing after the alter
+    glue = boto3.client("glue", region_name=REGION)
+    columns = glue.get_table(DatabaseName=GLUE_DATABASE, Name="metrics")["Table"]["StorageDescriptor"][
+        "Columns"
+    ]
+    assert [(c["Name"], c["Type"]) for c in columns][:4] == [
+        ("n", "bigint"),
+        ("u", "bigint"),
+        ("f", "double"),
+        ("d", "date"),
+    ]
+    assert columns[-1] == {"Name": "note", "Type": "string"}
