@@ -14,6 +14,7 @@ import pyarrow.dataset as pads
 import pytest
 
 from lakegate.lake.arrow_types import arrow_schema
+from lakegate.lake.layout import folder
 from lakegate.schema import DataSource
 from lakegate_local import query
 from tests.integration.compactor_env import GLUE_DATABASE, Compact, landed, raw_keys
@@ -167,7 +168,7 @@ def test_rows_landed_before_and_after_an_alter_read_back_together(lake: Lake, co
     outcome = compact(second)
     assert outcome["quarantined_rows"] == 0, outcome
     # Then each file keeps the physical types of its version
-    files = landed(lake, "datasources/metrics/")
+    files = landed(lake, folder("ws1", "metrics"))
     assert sorted(str(t.schema.field("n").type) for t in files.values()) == ["int32", "int64"]
     # and both read as the new schema: pyarrow's dataset casts the old files' columns up
     ds = DataSource.from_dict(lake.datasource("metrics"))  # type: ignore[arg-type]
