@@ -14,7 +14,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.errors import StoreUnavailable
-from lakegate_cli import parser, render
+from lakegate_cli import parser, render, replay
 from lakegate_cli.admin import DataSourceAdmin, TokenAdmin, find_token, quarantine_summary, token_id
 from lakegate_cli.errors import EXIT_USAGE, CliError
 from lakegate_cli.scopes import validate_scopes
@@ -123,6 +123,24 @@ def _quarantine(args: argparse.Namespace, names: Names, connection: Connection, 
     print(render.quarantine_rows(summary), file=out)
 
 
+def _quarantine_replay(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
+    since, until = replay.window(args.since, args.until)
+    found = DataSourceAdmin(names.require(DATASOURCES), connection.dynamodb()).show(args.name, args.workspace)
+    bucket, refs = names.require(BUCKET), names.require(REFS)
+    done = replay.replay(
+        connection,
+        bucket,
+        names.require(DATASOURCES),
+        refs,
+        found.workspace,
+        found.source,
+        since,
+        until,
+        args.dry_run,
+    )
+    print(replay.summary(found.source.name, done, args.dry_run), file=out)
+
+
 def _query(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
     bucket = names.require(BUCKET)
     # The bucket's datasources/ is copied first: DuckDB then reads local files and needs no
@@ -155,6 +173,7 @@ COMMANDS = {
     ("datasources", "list"): _datasources_list,
     ("datasources", "show"): _datasources_show,
     ("quarantine", None): _quarantine,
+    ("quarantine", "replay"): _quarantine_replay,
     ("query", None): _query,
     ("upgrade", None): _upgrade,
 }

@@ -112,7 +112,25 @@ def build() -> Parser:
     show.add_argument("name")
     show.add_argument("--workspace")
 
-    command(commands, "quarantine", "objects in each <name>_quarantine folder of the lake")
+    quarantine = command(
+        commands,
+        "quarantine",
+        "objects in each <name>_quarantine folder of the lake; `quarantine replay NAME` lands the rows "
+        "the data source's current schema takes",
+    )
+    replay = command(
+        quarantine.add_subparsers(dest="action", required=False, metavar="ACTION"),
+        "replay",
+        "check each quarantined row of a data source again against its current schema and land those that "
+        "fit, exactly once; the rest stay quarantined with their new error",
+    )
+    replay.add_argument("name", help="the data source (name or id)")
+    replay.add_argument("--workspace", help="its workspace (needed when several have that name)")
+    replay.add_argument(
+        "--since", metavar="TIME", help="only rows ingested at or after TIME (UTC by default)"
+    )
+    replay.add_argument("--until", metavar="TIME", help="only rows ingested before TIME")
+    replay.add_argument("--dry-run", action="store_true", help="count what would happen, write nothing")
 
     upgrade = command(
         commands,

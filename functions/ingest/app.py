@@ -299,6 +299,18 @@ def _datasource_routes(
         token = service.admission.authenticate(credential())
         return _json(200, orjson.dumps(describe(api.show(token, unquote(name)))))
 
+    @app.post("/v0/datasources/<name>/alter")
+    def alter_datasource(name: str) -> Response[str]:
+        token = service.admission.authenticate(credential())
+        event = app.current_event
+        raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
+        sent = datasources.body_params(raw, (event.headers or {}).get("content-type", ""))
+        query = event.query_string_parameters or {}
+        params = sent | {k: v for k, v in query.items() if k != "token"}
+        ds = api.alter(token, unquote(name), params)
+        logger.info("datasource altered", extra={"datasource": ds.name, "version": ds.version})
+        return _json(200, orjson.dumps({"datasource": describe(ds)}))
+
     @app.post("/v0/analyze")
     def analyze() -> Response[str]:
         token = service.admission.authenticate(credential())

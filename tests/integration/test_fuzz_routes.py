@@ -220,6 +220,8 @@ FAMILIES: dict[str, st.SearchStrategy[bytes]] = {
     ),
     "/v0/datasources": st.builds(lambda p: urlencode(p).encode(), PARAMS) | st.builds(orjson.dumps, PARAMS),
     "/v0/datasources/{name}": st.just(b""),
+    "/v0/datasources/{name}/alter": st.builds(lambda p: urlencode(p).encode(), PARAMS)
+    | st.builds(orjson.dumps, PARAMS),
     "/nowhere": BODIES,
 }
 # True nine times in ten: hypothesis draws booleans and small integers towards False and 0.
@@ -364,7 +366,7 @@ def by_path(prefix: str) -> list[Route]:
 
 
 def test_the_template_declares_the_routes_fuzzed_here() -> None:
-    assert {r.key for r in ROUTES} >= {"POST /v0/events", "POST /events", "PUT /events", "GET /events/{ref}", "POST /login", "POST /v0/datasources", "GET /v0/datasources/{name}", "POST /v0/analyze"}  # fmt: skip
+    assert {r.key for r in ROUTES} >= {"POST /v0/events", "POST /events", "PUT /events", "GET /events/{ref}", "POST /login", "POST /v0/datasources", "GET /v0/datasources/{name}", "POST /v0/datasources/{name}/alter", "POST /v0/analyze"}  # fmt: skip
     assert all(r.path != "$default" for r in ROUTES)
 
 

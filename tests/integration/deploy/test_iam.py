@@ -133,6 +133,9 @@ def _ingest(lake: Lake) -> None:
     lake.post(b"", "", path="/v0/datasources", method="GET", token=ADMIN)
     lake.post(b"", "", path="/v0/datasources/iam_ds", method="GET", token=ADMIN)
     lake.post(b'{"a": 1, "b": "x"}\n', "", path="/v0/analyze", token=ADMIN)
+    # An alter: the data source read, then a conditional UpdateItem on its version.
+    alter = "schema=a%20Nullable(Int64)%20%60json%3A%24.a%60"
+    assert lake.post(b"", alter, path="/v0/datasources/iam_defined/alter", token=ADMIN)["statusCode"] == 200
     # A data source with a TTL: landing its rows lists its partitions and deletes the expired one.
     ttl = "name=iam_ttl&schema=ts%20DateTime%20%60json%3A%24.ts%60&engine_ttl=ts%20%2B%20toIntervalDay(1)"
     assert lake.post(b"", ttl, path="/v0/datasources", token=ADMIN)["statusCode"] == 200

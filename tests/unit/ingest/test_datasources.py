@@ -309,3 +309,45 @@ def test_a_definition_whose_name_differs_only_in_case_is_a_400_naming_the_existi
 
     assert e.value.existing == "events"
     assert list(registry.items) == [("ws1", "events")]
+
+
+class EvolvingRegistry(MemoryRegistry):
+    """The compactor adds a column to the data source just before each of the first `races` alters is stored."""
+
+    def __init__(self, races: int) -> None:
+        super().__init__()
+        self.races = races
+
+    def evolve(self, workspace: str, ds: DataSource) -> DataSource:
+        if self.races:
+            self.races -= 1
+            current = self.items[(workspace, ds.name)]
+            extra = Column(f"new{self.races}", "Nullable(String)", f"$.new{self.races}")
+            super().evolve(workspace, DataSource(ds.name, (*current.columns, extra), current.version + 1))
+        return super().evolve(workspace, ds)
+
+
+def test_an_alter_that_loses_the_race_to_the_compactor_is_checked_again_against_the_winner() -> None:
+    registry = EvolvingRegistry(races=1)
+    registry.create("ws1", DataSource("orders", (Column("qty", "Int32", "$.qty"),)))
+    datasources = api(registry)
+
+    # The alter's schema does not restate the column the compactor added meanwhile: it would drop it
+    with pytest.raises(InvalidRequest, match="drops or renames column 'new0'"):
+        datasources.alter(token("ADMIN"), "orders", {"schema": "`qty` Int64 `json:$.qty`"})
+    # Restating it, the alter is stored over the compactor's version
+    schema = "`qty` Int64 `json:$.qty`, `new0` Nullable(String) `json:$.new0`"
+    stored = datasources.alter(token("ADMIN"), "orders", {"schema": schema})
+    assert (stored.version, [c.type for c in stored.columns]) == (3, ["Int64", "Nullable(String)"])
+
+
+def test_an_alter_that_keeps_losing_is_a_409() -> None:
+    registry = EvolvingRegistry(races=10)
+    registry.create("ws1", DataSource("orders", (Column("qty", "Int32", "$.qty"),)))
+    schema = ", ".join(
+        ["`qty` Int64 `json:$.qty`"]
+        + [f"`new{i}` Nullable(String) `json:$.new{i}`" for i in range(9, -1, -1)]
+    )
+
+    with pytest.raises(Conflict, match="kept changing while it was altered"):
+        api(registry).alter(token("ADMIN"), "orders", {"schema": schema})

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lakegate.lake.evolution import SchemaStore
     from lakegate.lake.objects import ObjectStore
     from lakegate.lake.records import RecordStore
+    from lakegate.lake.replay import ReplayStore
 
 
 class MemoryTokenStore:
@@ -179,6 +180,12 @@ class MemoryObjectStore:
         rests = (k[len(prefix) :] for k in self.objects if k.startswith(prefix))
         return sorted({prefix + r.split("/", 1)[0] + "/" for r in rests if "/" in r})
 
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
     def delete_prefix(self, prefix: str) -> int:
         gone = [k for k in self.objects if k.startswith(prefix)]
         for k in gone:
@@ -195,3 +202,4 @@ if TYPE_CHECKING:
     _limiter: RateLimiter = MemoryRateLimiter()
     _sink: RecordSink = MemorySink()
     _objects: ObjectStore = MemoryObjectStore()
+    _replay_objects: ReplayStore = MemoryObjectStore()

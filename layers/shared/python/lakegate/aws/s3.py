@@ -55,6 +55,19 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"S3 ListObjectsV2 {prefix}") from e
 
+    def keys(self, prefix: str) -> list[str]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+        try:
+            return sorted(o["Key"] for page in pages for o in page.get("Contents", []))
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"S3 ListObjectsV2 {prefix}") from e
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=key)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"S3 DeleteObject {key}") from e
+
     def delete_prefix(self, prefix: str) -> int:
         deleted = 0
         pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)

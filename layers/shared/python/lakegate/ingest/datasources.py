@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from lakegate.alter import altered
 from lakegate.config import Limits
 from lakegate.definitions import definition
 from lakegate.errors import Conflict, Forbidden, InvalidRequest, NotFound
@@ -37,6 +38,8 @@ from lakegate.schema import (
 # How many quarantined rows an analysis shows (it counts them all).
 MAX_SHOWN_QUARANTINE = 100
 _MAX_SHOWN_LINE = 1_000
+# An alter that loses the version race to the compactor's evolution checks against the winner again.
+_ALTER_TRIES = 3
 
 
 def schema_text(ds: DataSource) -> str:
@@ -211,6 +214,24 @@ class DataSources:
         if ds is None:
             raise NotFound(f"Data Source '{name}' not found")
         return ds
+
+    def alter(self, token: Token, name: str, params: Mapping[str, str]) -> DataSource:
+        """Store the data source with the schema `params` give (lakegate.alter: append-only, types only
+        widen) as its next version. A racing change (the compactor adding a column) is met by checking
+        against it again; the same schema again is no change and answers the stored one."""
+        self._can_define(token)
+        for _ in range(_ALTER_TRIES):
+            current = self.show(token, name)
+            ds = storable(altered(current, params.get("schema", "")))
+            if ds.columns == current.columns:
+                return current
+            stored = self.registry.evolve(token.workspace_id, ds)
+            if stored == ds:
+                return stored
+        raise Conflict(
+            f"The Data Source '{name}' kept changing while it was altered: GET /v0/datasources/{name} "
+            "shows it, then alter it again"
+        )
 
     def analyze(self, token: Token, name: str | None, body: bytes) -> dict[str, Any]:
         """What `/v0/events?name=<name>` would do with `body`, writing nothing: the schema of the existing

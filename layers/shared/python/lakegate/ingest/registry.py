@@ -44,6 +44,10 @@ class Registry(Protocol):
         """Every data source of the workspace, by name."""
         ...
 
+    def evolve(self, workspace: str, ds: DataSource) -> DataSource:
+        """Store `ds` only over version `ds.version - 1`; return whichever is stored (an alter's write)."""
+        ...
+
 
 def resolve(registry: Registry, workspace: str, name_or_id: str) -> DataSource | None:
     """The data source `name=` means: by name, else (for an id-shaped value) by id, as Tinybird takes both."""
@@ -87,3 +91,11 @@ class CachedRegistry:
     def list(self, workspace: str) -> list[DataSource]:
         """Never cached: a listing is rare and must show what exists now."""
         return self._inner.list(workspace)
+
+    def evolve(self, workspace: str, ds: DataSource) -> DataSource:
+        """This instance sees its own alter at once; other warm instances within their TTL."""
+        stored = self._inner.evolve(workspace, ds)
+        self._cache[(workspace, stored.name)] = (self._clock() + self._ttl, stored)
+        if stored.id:
+            self._cache[(workspace, f"#id:{stored.id}")] = (self._clock() + self._ttl, stored)
+        return stored

@@ -15,6 +15,8 @@ from lakegate.schema import DataSource
 RAW_PREFIX = "raw/"
 PREFIX = "datasources/"
 ERRORS_PREFIX = "errors/"
+# Where `lakegate quarantine replay` stages the rows it lands: not under raw/, so no trigger fires on them.
+REPLAY_PREFIX = "replay/"
 PARQUET_CONTENT_TYPE = "application/vnd.apache.parquet"
 # Hive's name for the partition of a null value; Athena, Spark and DuckDB all read it as null.
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"
@@ -81,6 +83,28 @@ def part_key(source_key: str, workspace: str, name: str, partition: str, chunk: 
     return f"{folder(workspace, name)}{partition}/part-{digest}.parquet"
 
 
+def replay_prefix(workspace: str, name: str) -> str:
+    """`replay/<the data source's folder>`: the staged objects of a replay of that data source."""
+    return REPLAY_PREFIX + folder(workspace, name)
+
+
+def replay_key(workspace: str, name: str, quarantine_key: str, digest: str) -> str:
+    """The staged object holding the rows of one quarantine file (`quarantine_key`, whose bytes hash to
+    `digest`) that a replay lands: the same for the same file content, so a replay that died resumes it."""
+    return f"{replay_prefix(workspace, name)}{quarantine_file_id(quarantine_key)}-{digest}.lg"
+
+
+def replay_source(key: str) -> tuple[str, str]:
+    """(hash of the quarantine file's key, digest of its content) that `replay_key` made `key` of."""
+    which, _, digest = key.rsplit("/", 1)[-1].removesuffix(".lg").partition("-")
+    return which, digest
+
+
+def quarantine_file_id(quarantine_key: str) -> str:
+    """The hash of a quarantine file's key, as `replay_key` names it."""
+    return hashlib.sha256(quarantine_key.encode()).hexdigest()[:24]
+
+
 def error_key(source_key: str) -> str:
     """Where an unreadable raw object is kept for an operator: beside the lake, never under `raw/`."""
     return ERRORS_PREFIX + source_key
@@ -110,3 +134,12 @@ def hour_end(day_end: datetime, folder_name: str) -> datetime | None:
     if m is None or int(m.group(1)) > 23:
         return None
     return day_end - timedelta(days=1) + timedelta(hours=int(m.group(1)) + 1)
+
+
+def hour_span(key: str, prefix: str) -> tuple[datetime, datetime] | None:
+    """The ingestion hour an object under `prefix` (`<prefix>date=YYYY-MM-DD/hour=HH/...`) holds rows of, as
+    [start, end); None for a key of another shape."""
+    parts = key[len(prefix) :].split("/")
+    day_end = partition_end(parts[0]) if len(parts) > 2 else None
+    end = hour_end(day_end, parts[1]) if day_end is not None else None
+    return None if end is None else (end - timedelta(hours=1), end)
