@@ -14,6 +14,7 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.errors import StoreUnavailable
+from lakegate.lake.layout import PREFIX, workspace_folder
 from lakegate_cli import parser, render
 from lakegate_cli.admin import DataSourceAdmin, TokenAdmin, find_token, quarantine_summary, token_id
 from lakegate_cli.errors import EXIT_USAGE, CliError
@@ -116,9 +117,12 @@ def _datasources_show(args: argparse.Namespace, names: Names, connection: Connec
 
 def _quarantine(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
     bucket = names.require(BUCKET)
-    summary = quarantine_summary(connection.s3(), bucket)
+    summary = quarantine_summary(connection.s3(), bucket, args.workspace)
     if not summary:
-        print(f"nothing quarantined: no <name>_quarantine folder under s3://{bucket}/datasources/", file=out)
+        where = (
+            f"s3://{bucket}/{workspace_folder(args.workspace) if args.workspace else PREFIX + '<workspace>/'}"
+        )
+        print(f"nothing quarantined: no <name>_quarantine folder under {where}", file=out)
         return
     print(render.quarantine_rows(summary), file=out)
 
@@ -130,8 +134,8 @@ def _query(args: argparse.Namespace, names: Names, connection: Connection, out: 
     try:
         query.require_sql(args.sql)
         with tempfile.TemporaryDirectory(prefix="lakegate-query-") as tmp:
-            root = query.fetch(bucket, Path(args.cache or tmp), connection.s3())
-            columns, rows = query.answer(root, args.sql, f"s3://{bucket}")
+            root = query.fetch(bucket, Path(args.cache or tmp), connection.s3(), args.workspace)
+            columns, rows = query.answer(root, args.sql, f"s3://{bucket}", args.workspace)
     except query.QueryError as e:
         raise CliError(e.message) from e
     print(query.render(columns, rows), file=out)

@@ -112,7 +112,8 @@ def build() -> Parser:
     show.add_argument("name")
     show.add_argument("--workspace")
 
-    command(commands, "quarantine", "objects in each <name>_quarantine folder of the lake")
+    quarantine = command(commands, "quarantine", "objects in each <name>_quarantine folder of the lake")
+    quarantine.add_argument("--workspace", help="one workspace's (default: every workspace's)")
 
     upgrade = command(
         commands,
@@ -130,6 +131,11 @@ def build() -> Parser:
         "run SQL (DuckDB) over the landed Parquet: each data source and each <name>_quarantine is a view",
     )
     query.add_argument("sql", metavar="SQL", help='one argument, quoted: "SELECT count(*) FROM events"')
+    query.add_argument(
+        "--workspace",
+        help="whose data sources the views are (default: the only workspace with data; with several, "
+        "the command lists them)",
+    )
     query.add_argument(
         "--cache",
         metavar="DIR",

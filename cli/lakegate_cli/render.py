@@ -92,10 +92,11 @@ def quarantine_rows(summary: Sequence[Quarantined]) -> str:
     rows = [
         [
             quarantine_name(q.datasource),
+            q.workspace,
             str(q.objects),
             str(q.size),
             q.latest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if q.latest else "-",
         ]
         for q in summary
     ]
-    return table(["QUARANTINE", "OBJECTS", "BYTES", "LATEST"], rows)
+    return table(["QUARANTINE", "WORKSPACE", "OBJECTS", "BYTES", "LATEST"], rows)

@@ -110,7 +110,7 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     compactor_app.lambda_handler(created, fake_context("CompactorFunction"))
     landed = [
         o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasources/events_test/").get("Contents", [])
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasources/ws1/events_test/").get("Contents", [])
     ]
     assert landed and all(k.endswith(".parquet") for k in landed)
 

@@ -55,5 +55,5 @@ def test_detail_names_workspace_version_and_dedup_key() -> None:
 
 def test_quarantine_rows() -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    out = quarantine_rows([Quarantined("events", 2, 300, when)])
-    assert out.splitlines()[1].split() == ["events_quarantine", "2", "300", "2026-01-02T03:04:05Z"]
+    out = quarantine_rows([Quarantined("ws1", "events", 2, 300, when)])
+    assert out.splitlines()[1].split() == ["events_quarantine", "ws1", "2", "300", "2026-01-02T03:04:05Z"]

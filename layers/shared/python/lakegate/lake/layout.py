@@ -8,6 +8,7 @@ import hashlib
 import re
 from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote, unquote
 
 from lakegate.names import QUARANTINE_SUFFIX
 from lakegate.schema import DataSource
@@ -29,8 +30,40 @@ _HOUR = re.compile(r"hour=(\d{2})")
 _FOLDER = re.compile(r"(?P<key>date|day|month|year)=(?P<value>[0-9-]+)")
 
 
+# A workspace's folder name is its id URL-encoded (`A-Za-z0-9_.-~` kept, anything else `%XX` of its
+# UTF-8), and a leading dot too (`.`, `..` and hidden names are not folders a reader walks): `/` or `=`
+# in an id can neither nest folders nor look like a partition, and the folder reads back to the exact id.
+# An empty id (no token has one) gets `%`, which no other id's folder can be.
+_EMPTY = "%"
+
+
+def workspace_segment(workspace: str) -> str:
+    """The folder name of a workspace under `datasources/` (see above)."""
+    if not workspace:
+        return _EMPTY
+    encoded = quote(workspace, safe="")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+
+
+def workspace_of(segment: str) -> str:
+    """The workspace id a folder name under `datasources/` holds (`workspace_segment`'s inverse)."""
+    return "" if segment == _EMPTY else unquote(segment, errors="strict")
+
+
+def workspace_folder(workspace: str) -> str:
+    """`datasources/<workspace>/`: every folder of one workspace's data sources and quarantines."""
+    return f"{PREFIX}{workspace_segment(workspace)}/"
+
+
 def folder(workspace: str, name: str) -> str:
-    """`datasources/<name>/`: where a data source's (or, named `<name>_quarantine`, its quarantine's) files go."""
+    """`datasources/<workspace>/<name>/`: where a data source's (or, named `<name>_quarantine`, its
+    quarantine's) files go. Each workspace has its own: two with a data source of one name never share."""
+    return f"{workspace_folder(workspace)}{name}/"
+
+
+def legacy_folder(name: str) -> str:
+    """`datasources/<name>/`: where versions before workspace folders landed a data source of any workspace
+    (`lakegate upgrade` moves what is there)."""
     return f"{PREFIX}{name}/"
 
 
@@ -73,7 +106,7 @@ def column_partition(function: str, value: date | None) -> str:
 
 
 def part_key(source_key: str, workspace: str, name: str, partition: str, chunk: int = 0) -> str:
-    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input, the group and the
+    """`datasources/<workspace>/<name>/<partition>/part-<id>.parquet`, the id a hash of the input, the group and the
     chunk of the group (the first chunk's id is the one objects landed whole had): a retried raw object
     overwrites its own files."""
     text = f"{source_key}\n{workspace}\n{name}\n{partition}" + (f"\n{chunk}" if chunk else "")
