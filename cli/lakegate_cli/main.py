@@ -18,6 +18,7 @@ from lakegate.lake.layout import PREFIX, workspace_folder
 from lakegate_cli import parser, render
 from lakegate_cli.admin import DataSourceAdmin, TokenAdmin, find_token, quarantine_summary, token_id
 from lakegate_cli.errors import EXIT_USAGE, CliError
+from lakegate_cli.relocate import relocate
 from lakegate_cli.scopes import validate_scopes
 from lakegate_cli.target import (
     BUCKET,
@@ -150,6 +151,16 @@ def _upgrade(args: argparse.Namespace, names: Names, connection: Connection, out
         print(f"name taken in another case, not indexed: {clash}", file=out)
     for what, n in sorted(done.claims.items()):
         print(f"claims {what}: {n}", file=out)
+    bucket = names.values.get(BUCKET)
+    if not bucket:
+        print("lake not looked at: no lake bucket named (pass --bucket NAME)", file=out)
+        return
+    registered = DataSourceAdmin(names.require(DATASOURCES), connection.dynamodb()).list(None)
+    moved = relocate(connection.s3(), bucket, registered)
+    for what, n in moved.moved.items():
+        print(f"moved {n} objects: {what}", file=out)
+    for why in moved.left:
+        print(f"left in place: {why}", file=out)
 
 
 COMMANDS = {

@@ -118,7 +118,8 @@ def build() -> Parser:
     upgrade = command(
         commands,
         "upgrade",
-        "bring what an earlier version stored to this version's shapes (registry indexes, row claim keys); "
+        "bring what an earlier version stored to this version's shapes (registry indexes, row claim keys, "
+        "lake folders per workspace); "
         "idempotent",
     )
     upgrade.add_argument(
