@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +32,7 @@ from lakegate_cli.target import (
 )
 from lakegate_cli.upgrade import upgrade
 from lakegate_local import query
+from lakegate_local.progress import Progress
 
 # The repository's template.yaml, as the local server finds it (LAKEGATE_TEMPLATE overrides).
 REPO = Path(__file__).resolve().parents[2]
@@ -130,13 +130,15 @@ def _quarantine(args: argparse.Namespace, names: Names, connection: Connection, 
 
 def _query(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
     bucket = names.require(BUCKET)
-    # The bucket's datasources/ is copied first: DuckDB then reads local files and needs no
-    # extension nor credentials of its own, and any endpoint boto3 reaches (moto's too) works.
     try:
         query.require_sql(args.sql)
-        with tempfile.TemporaryDirectory(prefix="lakegate-query-") as tmp:
-            root = query.fetch(bucket, Path(args.cache or tmp), connection.s3(), args.workspace)
-            columns, rows = query.answer(root, args.sql, f"s3://{bucket}", args.workspace)
+        # One boto3 call first: a missing bucket, a closed endpoint or bad credentials is one line,
+        # as for every other command, before pyarrow's S3 client retries it for a while.
+        connection.s3().list_objects_v2(Bucket=bucket, Prefix=query.DATASOURCES + "/", MaxKeys=1)
+        from lakegate_local.lake_files import LakeFiles  # pyarrow: for this command alone
+
+        lake = LakeFiles(connection.s3_filesystem(), bucket)
+        columns, rows = query.answer(lake, args.sql, f"s3://{bucket}", args.workspace, Progress(sys.stderr))
     except query.QueryError as e:
         raise CliError(e.message) from e
     print(query.render(columns, rows), file=out)

@@ -137,9 +137,4 @@ def build() -> Parser:
         help="whose data sources the views are (default: the only workspace with data; with several, "
         "the command lists them)",
     )
-    query.add_argument(
-        "--cache",
-        metavar="DIR",
-        help="copy the Parquet here and keep it (default: a temporary folder, removed afterwards)",
-    )
     return parser

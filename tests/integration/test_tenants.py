@@ -13,7 +13,8 @@ import orjson
 import pytest
 
 from lakegate.lake.catalog import table_name
-from lakegate.lake.layout import folder
+from lakegate.lake.layout import PREFIX, folder
+from lakegate_local.mirror import S3Objects, sync
 from lakegate_local.query import main as query_main
 from tests.integration.compactor_env import GLUE_DATABASE, Compact, landed, raw_keys, rows_in
 from tests.integration.conftest import REGION, Lake, body_of
@@ -110,23 +111,18 @@ def test_each_workspace_has_its_own_glue_tables_schema_and_projection(
 def test_one_workspaces_rows_are_never_read_by_the_others_query(
     tenants: Lake, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    sql = "SELECT * FROM shared ORDER BY ts"
-    assert (
-        query_main(["--bucket", tenants.bucket, "--workspace", B, "--cache", str(tmp_path / "b"), sql]) == 0
-    )
+    sync(S3Objects(tenants.s3, tenants.bucket), tmp_path, [PREFIX], {})  # the local server's mirror of it
+    sql = "SELECT * EXCLUDE (partition_day, partition_month) FROM shared ORDER BY ts"
+    sql_b = sql.replace("partition_day, ", "")
+    assert query_main(["--lake", str(tmp_path), "--workspace", B, sql_b]) == 0
     out = capsys.readouterr().out
     assert out.splitlines()[0] == "ts\tn" and "a-new" not in out and len(out.splitlines()) == 3
-    assert (
-        query_main(["--bucket", tenants.bucket, "--workspace", A, "--cache", str(tmp_path / "a"), sql]) == 0
-    )
-    out = capsys.readouterr().out
-    assert (
-        out.splitlines()[0] == "ts\tcity"
-        and out.splitlines()[1].endswith("\ta-new")
-        and len(out.splitlines()) == 2
-    )
+    sql_a = sql.replace(", partition_month", "")
+    assert query_main(["--lake", str(tmp_path), "--workspace", A, sql_a]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "ts\tcity" and lines[1].endswith("\ta-new") and len(lines) == 2
     # Naming none of two is a question back, not a mix
-    assert query_main(["--bucket", tenants.bucket, sql]) == 1
+    assert query_main(["--lake", str(tmp_path), sql_a]) == 1
     assert "pass --workspace with one of Ws-B/prod, ws_a" in capsys.readouterr().err
 
 

@@ -63,17 +63,6 @@ def test_the_command_reports_a_bad_query(landed: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().err.startswith("query failed: ")
 
 
-def test_a_bucket_is_copied_then_queried(
-    landed: Path, lake: Lake, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
-) -> None:
-    cache = tmp_path_factory.mktemp("cache")
-    assert (
-        main(["--bucket", lake.bucket, "--cache", str(cache), "SELECT count(*) AS n FROM events_test"]) == 0
-    )
-    assert capsys.readouterr().out == "n\n2\n"
-    assert list((cache / "datasources" / "ws1" / "events_test").rglob("*.parquet"))
-
-
 def test_an_empty_lake_has_no_views(tmp_path: Path) -> None:
     assert run(tmp_path, "SELECT 1 AS one", "ws1") == (["one"], [(1,)])
 

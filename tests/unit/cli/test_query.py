@@ -18,7 +18,7 @@ from lakegate_local.query import QueryError, answer, render, views, workspaces
 )
 def test_query_takes_one_sql_argument_and_the_target_either_side(argv: list[str]) -> None:
     args = build().parse_args(argv)
-    assert (args.command, args.sql, args.stack, args.cache) == ("query", "SELECT 1", "prod", None)
+    assert (args.command, args.sql, args.stack, args.workspace) == ("query", "SELECT 1", "prod", None)
 
 
 def test_a_second_argument_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,10 +35,10 @@ def _lake(root: Path, folder: str, rows: list[dict[str, object]], workspace: str
     pq.write_table(pa.Table.from_pylist(rows), part / "part-1.parquet")
 
 
-def test_views_are_the_folders_holding_parquet(tmp_path: Path) -> None:
+def test_views_are_the_data_source_folders(tmp_path: Path) -> None:
     _lake(tmp_path, "b", [{"n": 1}])
     _lake(tmp_path, "a", [{"n": 2}])
-    (tmp_path / "datasources" / "ws1" / "empty").mkdir()
+    (tmp_path / "datasources" / "ws1" / "date=2026-01-01").mkdir()  # no data source's name
     assert views(tmp_path, "ws1") == ["a", "b"]
     assert answer(tmp_path, "SELECT sum(a.n + b.n) AS s FROM a, b", "here") == (["s"], [(3,)])
 
@@ -77,7 +77,10 @@ def test_a_query_reads_one_workspace_never_anothers_table_of_the_same_name(tmp_p
     _lake(tmp_path, "only_b", [{"n": 3}], workspace="b")
     (tmp_path / "datasources" / "legacy" / "date=2026-01-01").mkdir(parents=True)  # an earlier layout's
     assert workspaces(tmp_path) == ["a", "b"]
-    assert answer(tmp_path, "SELECT * FROM shared", "here", "a") == (["n"], [(1,)])
+    assert answer(tmp_path, "SELECT * FROM shared", "here", "a") == (
+        ["n", "ingestion_date", "ingestion_hour"],
+        [(1, "2026-01-01", "00")],
+    )
     assert answer(tmp_path, "SELECT n, secret FROM shared", "here", "b") == (["n", "secret"], [(2, "b's")])
     with pytest.raises(QueryError, match=r"unknown table 'only_b': .* \(workspace a\) are shared$"):
         answer(tmp_path, "SELECT * FROM only_b", "here", "a")

@@ -13,9 +13,15 @@ import re
 from typing import Any, Protocol
 
 from lakegate.column_types import ColumnType
-from lakegate.lake.layout import COLUMN_FOLDERS, INGESTION_FOLDERS, folder, partition_column, quarantine_name
+from lakegate.lake.layout import (
+    COLUMN_FOLDERS,
+    FOLDER_COLUMNS,
+    INGESTION_FOLDERS,
+    folder,
+    partition_column,
+    quarantine_name,
+)
 from lakegate.names import (
-    COLUMN_PARTITION_PREFIX,
     ERROR,
     ERROR_COLUMN,
     IMPORT_ID,
@@ -68,8 +74,7 @@ _PROJECTIONS = {
     "toYear": {"type": "date", "format": "yyyy", "interval.unit": "YEARS"},
 }
 _BY_COLUMN = {
-    fn: (label, COLUMN_PARTITION_PREFIX + label, _PROJECTIONS[fn])
-    for fn, (label, _) in COLUMN_FOLDERS.items()
+    fn: (label, FOLDER_COLUMNS[label], _PROJECTIONS[fn]) for fn, (label, _) in COLUMN_FOLDERS.items()
 }
 # Projected dates run from here to now: Athena enumerates only what a query's filter keeps, and all of it
 # for a query without one. Ingestion dates start with the deployment (`projection_start`, a template

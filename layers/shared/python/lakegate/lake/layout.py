@@ -10,7 +10,7 @@ from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote, unquote
 
-from lakegate.names import QUARANTINE_SUFFIX
+from lakegate.names import COLUMN_PARTITION_PREFIX, INGESTION_COLUMNS, QUARANTINE_SUFFIX
 from lakegate.schema import DataSource
 
 RAW_PREFIX = "raw/"
@@ -25,6 +25,11 @@ INGESTION_FOLDERS = ("date", "hour")
 # A partition key on a Date/DateTime column of the data source: function -> (folder, strftime format).
 COLUMN_FOLDERS = {"toDate": ("day", "%Y-%m-%d"), "toYYYYMM": ("month", "%Y%m"), "toYear": ("year", "%Y")}
 _PARTITION_EXPR = re.compile(r"(?:(toDate|toYYYYMM|toYear)\()?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)?")
+# Each partition folder's key and the column the Glue table (and `lakegate query`) calls it: not the
+# folder's own key, which a data source's column (`date`) may have.
+FOLDER_COLUMNS = dict(zip(INGESTION_FOLDERS, INGESTION_COLUMNS, strict=True)) | {
+    label: COLUMN_PARTITION_PREFIX + label for label, _ in COLUMN_FOLDERS.values()
+}
 _HOUR = re.compile(r"hour=(\d{2})")
 # The first partition folder of each scheme, parsed back into the time span it holds.
 _FOLDER = re.compile(r"(?P<key>date|day|month|year)=(?P<value>[0-9-]+)")
@@ -117,6 +122,20 @@ def part_key(source_key: str, workspace: str, name: str, partition: str, chunk: 
 def error_key(source_key: str) -> str:
     """Where an unreadable raw object is kept for an operator: beside the lake, never under `raw/`."""
     return ERRORS_PREFIX + source_key
+
+
+def partition_values(relative: str) -> dict[str, str | None] | None:
+    """The partition columns (`FOLDER_COLUMNS`' names) and values of a file at `relative`, its path under
+    a data source's folder (`date=2026-11-23/hour=20/part-x.parquet`); a null partition's value is None.
+    None for a path lakegate does not write."""
+    *folders, _ = relative.split("/")
+    values: dict[str, str | None] = {}
+    for name in folders:
+        key, eq, value = name.partition("=")
+        if not eq or key not in FOLDER_COLUMNS or not value:
+            return None
+        values[FOLDER_COLUMNS[key]] = None if value == NULL_PARTITION else value
+    return values
 
 
 def partition_end(folder_name: str) -> datetime | None:
