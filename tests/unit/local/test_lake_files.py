@@ -102,4 +102,5 @@ def test_progress_shows_only_on_a_terminal_and_after_a_second() -> None:
 def test_workspaces_read_back_from_their_folders(tmp_path: Path, workspace: str) -> None:
     _file(tmp_path, folder(workspace, "ev") + "date=2026-01-01/hour=00/part-1.parquet", [{"n": 1}])
     (tmp_path / "datasources" / "legacy" / "date=2026-01-01").mkdir(parents=True)
+    (tmp_path / "datasources" / "%FF" / "ev").mkdir(parents=True)  # not a folder lakegate writes
     assert _lake(tmp_path).workspaces() == [workspace]

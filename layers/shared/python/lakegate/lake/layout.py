@@ -52,7 +52,7 @@ def workspace_segment(workspace: str) -> str:
 
 def workspace_of(segment: str) -> str:
     """The workspace id a folder name under `datasources/` holds (`workspace_segment`'s inverse)."""
-    return "" if segment == _EMPTY else unquote(segment, errors="strict")
+    return "" if segment == _EMPTY else unquote(segment, errors="replace")  # a stray folder never raises
 
 
 def workspace_folder(workspace: str) -> str:
