@@ -45,10 +45,10 @@ install: $(VENV)/.installed
 run: install
 	$(VPY) -m lakegate_local
 
-## DuckDB over the landed Parquet: make query SQL='SELECT * FROM events_test' [BUCKET=<lake bucket>]
+## DuckDB over the landed Parquet: make query SQL='SELECT * FROM events_test' [BUCKET=<lake bucket>] [WORKSPACE=<id>]
 ## Both print only what the command prints (no echo of the recipe), so their output can be captured.
 query: install
-	@$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") "$(SQL)"
+	@$(VPY) -m lakegate_local.query $(if $(BUCKET),--bucket "$(BUCKET)") $(if $(WORKSPACE),--workspace "$(WORKSPACE)") "$(SQL)"
 
 ## The admin CLI: make lakegate ARGS='--local tokens list'
 lakegate: install

@@ -18,7 +18,7 @@ from lakegate.aws.registry import DynamoRegistry, datasource_of
 from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.ingest.auth import Token, hash_token
 from lakegate.ingest.registry import resolve
-from lakegate.lake.layout import PREFIX
+from lakegate.lake.layout import PREFIX, workspace_folder, workspace_of
 from lakegate.names import QUARANTINE_SUFFIX
 from lakegate.schema import DataSource
 from lakegate_cli.errors import CliError
@@ -170,24 +170,32 @@ def _registered(item: dict[str, Any]) -> Registered | None:
 
 @dataclass(frozen=True, slots=True)
 class Quarantined:
-    """Objects the compactor wrote to one data source's `<name>_quarantine` folder."""
+    """Objects the compactor wrote to one workspace's data source's `<name>_quarantine` folder."""
 
+    workspace: str
     datasource: str
     objects: int
     size: int
     latest: datetime | None
 
 
-def quarantine_summary(s3: S3Client, bucket: str) -> list[Quarantined]:
-    """One entry per `datasources/<name>_quarantine/` folder; objects, not rows (no Parquet read)."""
+def _subfolders(s3: S3Client, bucket: str, prefix: str) -> list[str]:
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/")
+    return [p["Prefix"] for page in pages for p in page.get("CommonPrefixes", [])]
+
+
+def quarantine_summary(s3: S3Client, bucket: str, workspace: str | None = None) -> list[Quarantined]:
+    """One entry per `datasources/<workspace>/<name>_quarantine/` folder, of one workspace or all;
+    objects, not rows (no Parquet read)."""
+    spaces = [workspace_folder(workspace)] if workspace is not None else _subfolders(s3, bucket, PREFIX)
     folders = [
-        prefix["Prefix"]
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=PREFIX, Delimiter="/")
-        for prefix in page.get("CommonPrefixes", [])
-        if prefix["Prefix"].rstrip("/").endswith(QUARANTINE_SUFFIX)
+        (space, folder)
+        for space in spaces
+        for folder in _subfolders(s3, bucket, space)
+        if folder.rstrip("/").endswith(QUARANTINE_SUFFIX)
     ]
     summary = []
-    for folder in sorted(folders):
+    for space, folder in sorted(folders):
         objects = [
             o
             for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder)
@@ -195,7 +203,8 @@ def quarantine_summary(s3: S3Client, bucket: str) -> list[Quarantined]:
         ]
         summary.append(
             Quarantined(
-                datasource=folder[len(PREFIX) : -len(QUARANTINE_SUFFIX) - 1],
+                workspace=workspace_of(space[len(PREFIX) : -1]),
+                datasource=folder[len(space) : -len(QUARANTINE_SUFFIX) - 1],
                 objects=len(objects),
                 size=sum(o.get("Size", 0) for o in objects),
                 latest=max((o["LastModified"] for o in objects), default=None),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -14,9 +13,11 @@ from typing import TextIO
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lakegate.errors import StoreUnavailable
+from lakegate.lake.layout import PREFIX, workspace_folder
 from lakegate_cli import parser, render, replay
 from lakegate_cli.admin import DataSourceAdmin, TokenAdmin, find_token, quarantine_summary, token_id
 from lakegate_cli.errors import EXIT_USAGE, CliError
+from lakegate_cli.relocate import relocate
 from lakegate_cli.scopes import validate_scopes
 from lakegate_cli.target import (
     BUCKET,
@@ -31,6 +32,7 @@ from lakegate_cli.target import (
 )
 from lakegate_cli.upgrade import upgrade
 from lakegate_local import query
+from lakegate_local.progress import Progress
 
 # The repository's template.yaml, as the local server finds it (LAKEGATE_TEMPLATE overrides).
 REPO = Path(__file__).resolve().parents[2]
@@ -116,9 +118,12 @@ def _datasources_show(args: argparse.Namespace, names: Names, connection: Connec
 
 def _quarantine(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
     bucket = names.require(BUCKET)
-    summary = quarantine_summary(connection.s3(), bucket)
+    summary = quarantine_summary(connection.s3(), bucket, args.workspace)
     if not summary:
-        print(f"nothing quarantined: no <name>_quarantine folder under s3://{bucket}/datasources/", file=out)
+        where = (
+            f"s3://{bucket}/{workspace_folder(args.workspace) if args.workspace else PREFIX + '<workspace>/'}"
+        )
+        print(f"nothing quarantined: no <name>_quarantine folder under {where}", file=out)
         return
     print(render.quarantine_rows(summary), file=out)
 
@@ -143,13 +148,15 @@ def _quarantine_replay(args: argparse.Namespace, names: Names, connection: Conne
 
 def _query(args: argparse.Namespace, names: Names, connection: Connection, out: TextIO) -> None:
     bucket = names.require(BUCKET)
-    # The bucket's datasources/ is copied first: DuckDB then reads local files and needs no
-    # extension nor credentials of its own, and any endpoint boto3 reaches (moto's too) works.
     try:
         query.require_sql(args.sql)
-        with tempfile.TemporaryDirectory(prefix="lakegate-query-") as tmp:
-            root = query.fetch(bucket, Path(args.cache or tmp), connection.s3())
-            columns, rows = query.answer(root, args.sql, f"s3://{bucket}")
+        # One boto3 call first: a missing bucket, a closed endpoint or bad credentials is one line,
+        # as for every other command, before pyarrow's S3 client retries it for a while.
+        connection.s3().list_objects_v2(Bucket=bucket, Prefix=query.DATASOURCES + "/", MaxKeys=1)
+        from lakegate_local.lake_files import LakeFiles  # pyarrow: for this command alone
+
+        lake = LakeFiles(connection.s3_filesystem(), bucket)
+        columns, rows = query.answer(lake, args.sql, f"s3://{bucket}", args.workspace, Progress(sys.stderr))
     except query.QueryError as e:
         raise CliError(e.message) from e
     print(query.render(columns, rows), file=out)
@@ -164,6 +171,16 @@ def _upgrade(args: argparse.Namespace, names: Names, connection: Connection, out
         print(f"name taken in another case, not indexed: {clash}", file=out)
     for what, n in sorted(done.claims.items()):
         print(f"claims {what}: {n}", file=out)
+    bucket = names.values.get(BUCKET)
+    if not bucket:
+        print("lake not looked at: no lake bucket named (pass --bucket NAME)", file=out)
+        return
+    registered = DataSourceAdmin(names.require(DATASOURCES), connection.dynamodb()).list(None)
+    moved = relocate(connection.s3(), bucket, registered)
+    for what, n in moved.moved.items():
+        print(f"moved {n} objects: {what}", file=out)
+    for why in moved.left:
+        print(f"left in place: {why}", file=out)
 
 
 COMMANDS = {

@@ -118,6 +118,7 @@ def build() -> Parser:
         "objects in each <name>_quarantine folder of the lake; `quarantine replay NAME` lands the rows "
         "the data source's current schema takes",
     )
+    quarantine.add_argument("--workspace", help="one workspace's (default: every workspace's)")
     replay = command(
         quarantine.add_subparsers(dest="action", required=False, metavar="ACTION"),
         "replay",
@@ -125,7 +126,10 @@ def build() -> Parser:
         "fit, exactly once; the rest stay quarantined with their new error",
     )
     replay.add_argument("name", help="the data source (name or id)")
-    replay.add_argument("--workspace", help="its workspace (needed when several have that name)")
+    # SUPPRESS: `quarantine --workspace W replay NAME` keeps W (a subparser's default would overwrite it).
+    replay.add_argument(
+        "--workspace", default=argparse.SUPPRESS, help="its workspace (needed when several have that name)"
+    )
     replay.add_argument(
         "--since", metavar="TIME", help="only rows ingested at or after TIME (UTC by default)"
     )
@@ -135,7 +139,8 @@ def build() -> Parser:
     upgrade = command(
         commands,
         "upgrade",
-        "bring what an earlier version stored to this version's shapes (registry indexes, row claim keys); "
+        "bring what an earlier version stored to this version's shapes (registry indexes, row claim keys, "
+        "lake folders per workspace); "
         "idempotent",
     )
     upgrade.add_argument(
@@ -149,8 +154,8 @@ def build() -> Parser:
     )
     query.add_argument("sql", metavar="SQL", help='one argument, quoted: "SELECT count(*) FROM events"')
     query.add_argument(
-        "--cache",
-        metavar="DIR",
-        help="copy the Parquet here and keep it (default: a temporary folder, removed afterwards)",
+        "--workspace",
+        help="whose data sources the views are (default: the only workspace with data; with several, "
+        "the command lists them)",
     )
     return parser

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 
 from lakegate.definitions import column_definition
 from lakegate.ingest.auth import Token
-from lakegate.lake.layout import quarantine_name
+from lakegate.lake.catalog import table_name
+from lakegate.lake.layout import folder, quarantine_name
 from lakegate.schema import DataSource
 from lakegate_cli.admin import Quarantined, Registered, token_id
 
@@ -85,6 +86,11 @@ def datasource_detail(found: Registered) -> str:
         )
     if ds.rate_limit:
         notes.append(f"# rate limit {ds.rate_limit} requests/s")
+    quarantine = quarantine_name(ds.name)
+    notes.append(
+        f"# lake {folder(found.workspace, ds.name)} (and {quarantine}/ beside it); Glue tables "
+        f"{table_name(found.workspace, ds.name)}, {table_name(found.workspace, quarantine)}"
+    )
     return "\n".join([*notes, *schema_lines(ds)])
 
 
@@ -92,10 +98,11 @@ def quarantine_rows(summary: Sequence[Quarantined]) -> str:
     rows = [
         [
             quarantine_name(q.datasource),
+            q.workspace,
             str(q.objects),
             str(q.size),
             q.latest.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if q.latest else "-",
         ]
         for q in summary
     ]
-    return table(["QUARANTINE", "OBJECTS", "BYTES", "LATEST"], rows)
+    return table(["QUARANTINE", "WORKSPACE", "OBJECTS", "BYTES", "LATEST"], rows)

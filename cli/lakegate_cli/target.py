@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -103,6 +104,26 @@ class Connection:
         if not region:
             raise CliError(NO_REGION)
         return session.client(service, region_name=region, **kwargs)
+
+    def s3_filesystem(self) -> Any:
+        """pyarrow's S3 filesystem with what `client` would use: region, endpoint and credentials."""
+        from lakegate_local.lake_files import s3_filesystem
+
+        session: Any = boto3.session.Session()
+        region = self.region or session.region_name
+        found = session.get_credentials()
+        credentials = found.get_frozen_credentials() if found is not None else None
+        if self.endpoint_url:
+            region = region or LOCAL_REGION
+            if credentials is None:
+                credentials = SimpleNamespace(
+                    access_key=DUMMY_CREDENTIALS["aws_access_key_id"],
+                    secret_key=DUMMY_CREDENTIALS["aws_secret_access_key"],
+                    token=None,
+                )
+        if not region:
+            raise CliError(NO_REGION)
+        return s3_filesystem(region, self.endpoint_url, credentials)
 
     def dynamodb(self) -> DynamoDBClient:
         return self.client("dynamodb")  # type: ignore[no-any-return]

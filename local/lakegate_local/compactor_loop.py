@@ -9,7 +9,7 @@ does Firehose's part: the raw objects new since the last round are joined, as Fi
 records, into one object under `local-buffer/` (outside `raw/`, which keeps what moto wrote), the handler
 gets the event for that object, and the object is deleted once it has landed. A round with one new
 object hands over that object itself. The mirror (default `./lake/`, `LAKE_DIR` to move it) holds
-`datasources/<name>/<partition>/part-*.parquet` and `errors/` exactly as the bucket does, so DuckDB,
+`datasources/<workspace>/<name>/<partition>/part-*.parquet` and `errors/` exactly as the bucket does, so DuckDB,
 pandas or pyarrow can read the lake without an AWS client.
 """
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from lakegate.lake.layout import folder
 from tests.e2e.commands import run_documented
 from tests.e2e.examples import Example, events_examples
 from tests.e2e.local_server import REPO, LocalServer, raw_objects, run_curl, run_shell
@@ -67,7 +68,8 @@ def test_rows_are_compacted_to_parquet_and_mirrored_to_disk(server: LocalServer)
     # When the compactor loop has had a few rounds, Then its Parquet is in the bucket and on disk
     files = _parquet(server, "e2e_compacted")
     (path,) = files
-    assert path.relative_to(server.workdir / "lake").parts[2].startswith("date=")
+    assert path.relative_to(server.workdir / "lake").parts[1:4] == ("local", "e2e_compacted", path.parts[-3])
+    assert path.parts[-3].startswith("date=")
     assert pq.read_table(path).to_pylist() == [{"city": "Lisbon", "n": 1}]
     key = path.relative_to(server.workdir / "lake").as_posix()
     assert server.s3.get_object(Bucket=server.bucket, Key=key)["Body"].read() == path.read_bytes()
@@ -78,7 +80,8 @@ def _parquet(server: LocalServer, datasource: str) -> list[Path]:
     files: list[Path] = []
     while not files and time.monotonic() < deadline:
         time.sleep(0.2)
-        files = list((server.workdir / "lake" / "datasources" / datasource).rglob("part-*.parquet"))
+        # The admin token `make run` seeds is workspace `local`'s.
+        files = list((server.workdir / "lake" / folder("local", datasource)).rglob("part-*.parquet"))
     assert files, server.stderr.read_text()
     return files
 

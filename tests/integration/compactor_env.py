@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from lakegate.lake.layout import folder
 from lakegate_local.template import load_function
 from tests.integration.conftest import REGION, ROOT, Lake
 
@@ -69,4 +70,10 @@ def landed(lake: Lake, prefix: str = "datasources/") -> dict[str, pa.Table]:
 
 
 def rows_of(tables: dict[str, pa.Table], name: str) -> list[dict[str, Any]]:
-    return [r for key, t in sorted(tables.items()) if key.split("/")[1] == name for r in t.to_pylist()]
+    """Rows of data source (or quarantine) `name` of workspace ws1 (the default token's)."""
+    return rows_in(tables, "ws1", name)
+
+
+def rows_in(tables: dict[str, pa.Table], workspace: str, name: str) -> list[dict[str, Any]]:
+    base = folder(workspace, name)
+    return [r for key, t in sorted(tables.items()) if key.startswith(base) for r in t.to_pylist()]

@@ -14,6 +14,7 @@ import pytest
 
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.framing import decode_records
+from lakegate.lake.catalog import table_name
 from lakegate.names import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import Column, DataSource
 from lakegate_local.runtime import fake_context
@@ -67,7 +68,9 @@ def test_seed_rows_land_as_parquet_in_their_ingestion_hour(lake: Lake, compact: 
     }
     tables = landed(lake)
     (path,) = tables
-    assert path.startswith(f"datasources/events_test/{ingest_hour(lake)}/part-") and path.endswith(".parquet")
+    assert path.startswith(f"datasources/ws1/events_test/{ingest_hour(lake)}/part-") and path.endswith(
+        ".parquet"
+    )
     table = tables[path]
     assert table.schema.field("date").type == pa.timestamp("ms", tz="UTC")  # DateTime: seconds, stored as ms
     assert table.schema.field("city").type == pa.string()
@@ -94,7 +97,7 @@ def test_declared_types_sort_order_and_both_kinds_of_quarantine(lake: Lake, comp
     assert compact(key)["quarantined_rows"] == 2
 
     tables = landed(lake)
-    (typed_key,) = [k for k in tables if k.startswith("datasources/typed/")]
+    (typed_key,) = [k for k in tables if k.startswith("datasources/ws1/typed/")]
     typed = tables[typed_key]
     assert typed.schema.types == [
         pa.timestamp("ms", tz="UTC"),
@@ -257,23 +260,25 @@ def test_glue_tables_follow_the_registry(lake: Lake, compact: Compact) -> None:
     (first,) = raw_keys(lake)
     compact(first)
 
-    table = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test")["Table"]
+    table = glue.get_table(DatabaseName=GLUE_DATABASE, Name=table_name("ws1", "events_test"))["Table"]
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
         ("date", "timestamp"),
         ("city", "string"),
     ]
-    assert table["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/datasources/events_test/"
+    assert table["StorageDescriptor"]["Location"] == f"s3://{lake.bucket}/datasources/ws1/events_test/"
     assert table["Parameters"]["projection.enabled"] == "true"
     assert table["Parameters"]["projection.ingestion_date.range"] == f"{PROJECTION_START},NOW"
     assert [k["Name"] for k in table["PartitionKeys"]] == ["ingestion_date", "ingestion_hour"]
-    quarantine = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test_quarantine")["Table"]
+    quarantine = glue.get_table(DatabaseName=GLUE_DATABASE, Name=table_name("ws1", "events_test_quarantine"))[
+        "Table"
+    ]
     assert quarantine["StorageDescriptor"]["Columns"][-1] == {"Name": "insertion_date", "Type": "timestamp"}
 
     lake.post(b'{"date": "2020-04-05 00:09:00", "city": "Lima", "temp": 21.5}')
     (second,) = set(raw_keys(lake)) - {first}
     compact(second)
 
-    table = glue.get_table(DatabaseName=GLUE_DATABASE, Name="events_test")["Table"]
+    table = glue.get_table(DatabaseName=GLUE_DATABASE, Name=table_name("ws1", "events_test"))["Table"]
     assert table["StorageDescriptor"]["Columns"][-1] == {"Name": "temp", "Type": "double"}
     assert table["Parameters"]["lakegate.schema_version"] == "2"
 
@@ -284,7 +289,7 @@ def test_a_catalog_that_cannot_be_written_is_an_error_value(lake: Lake) -> None:
 
     catalog = GlueCatalog("no_such_database", lake.bucket, boto3.client("glue", region_name=REGION))
     with pytest.raises(StoreUnavailable, match="catalog update failed: EntityNotFoundException"):
-        catalog.sync(DataSource("x", (Column("a", "String", "$.a"),)))
+        catalog.sync("ws1", DataSource("x", (Column("a", "String", "$.a"),)))
 
 
 def test_partitions_past_the_ttl_are_deleted_from_s3_when_the_data_source_lands(
@@ -294,7 +299,7 @@ def test_partitions_past_the_ttl_are_deleted_from_s3_when_the_data_source_lands(
     ttl = dataclasses.replace(TYPED, name="ttl", ttl="ts + toIntervalDay(1)")
     DynamoRegistry(lake.env["DATASOURCES_TABLE"], lake.ddb).create("ws1", ttl)
     week_ago = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%d")
-    old = [f"datasources/ttl/date={week_ago}/hour=03/part-{i:04d}.parquet" for i in range(1005)]
+    old = [f"datasources/ws1/ttl/date={week_ago}/hour=03/part-{i:04d}.parquet" for i in range(1005)]
     for key in old:
         lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=b"x")
 
@@ -306,7 +311,7 @@ def test_partitions_past_the_ttl_are_deleted_from_s3_when_the_data_source_lands(
 
     # Then the expired partition is gone and the new one stays
     left = list(landed(lake))
-    assert left and all(k.startswith("datasources/ttl/date=") and week_ago not in k for k in left)
+    assert left and all(k.startswith("datasources/ws1/ttl/date=") and week_ago not in k for k in left)
 
 
 def test_zstd_compressed_records_land_like_any_other(lake: Lake, compact: Compact) -> None:

@@ -341,7 +341,7 @@ def check(w: World, lake: Lake) -> None:
     landed_refs: dict[str, set[str]] = defaultdict(set)  # ref -> markers of the rows in the data source
     somewhere: set[str] = set()  # refs of keyed rows found in the data source or its quarantine
     for key, table in landed(lake).items():
-        folder_name = key.split("/")[1]
+        folder_name = key.split("/")[2]  # datasources/<workspace>/<folder>/...
         # The text columns only: a landed date-time may be one Python's datetime cannot hold (year 0).
         texts = [c for c in (LINE, "u", "data") if c in table.column_names]
         for row in table.select(texts).to_pylist():

@@ -152,16 +152,24 @@ def test_quarantine_summary_counts_objects_per_data_source(local: Local) -> None
     s3 = local.aws.s3()
     assert "nothing quarantined" in local.cli("quarantine").out
     for key in (
-        "datasources/events/dt=2026-01-01/part-1.parquet",
-        "datasources/events_quarantine/dt=2026-01-01/part-1.parquet",
-        "datasources/events_quarantine/dt=2026-01-02/part-2.parquet",
-        "datasources/clicks_quarantine/dt=2026-01-01/part-1.parquet",
+        "datasources/ws1/events/dt=2026-01-01/part-1.parquet",
+        "datasources/ws1/events_quarantine/dt=2026-01-01/part-1.parquet",
+        "datasources/ws1/events_quarantine/dt=2026-01-02/part-2.parquet",
+        "datasources/ws1/clicks_quarantine/dt=2026-01-01/part-1.parquet",
+        "datasources/a%2Fb/events_quarantine/dt=2026-01-01/part-1.parquet",
     ):
         s3.put_object(Bucket=bucket, Key=key, Body=b"x" * 10)
     run = local.cli("quarantine")
     assert run.status == 0
-    rows = [line.split()[:3] for line in run.out.splitlines()[1:]]
-    assert rows == [["clicks_quarantine", "1", "10"], ["events_quarantine", "2", "20"]]
+    rows = [line.split()[:4] for line in run.out.splitlines()[1:]]
+    assert rows == [
+        ["events_quarantine", "a/b", "1", "10"],
+        ["clicks_quarantine", "ws1", "1", "10"],
+        ["events_quarantine", "ws1", "2", "20"],
+    ]
+    one = local.cli("quarantine", "--workspace", "a/b")
+    assert [line.split()[:2] for line in one.out.splitlines()[1:]] == [["events_quarantine", "a/b"]]
+    assert "under s3://" in local.cli("quarantine", "--workspace", "nope").out
 
 
 def test_unreachable_endpoint_is_one_line(local: Local) -> None:

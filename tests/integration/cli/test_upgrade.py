@@ -78,3 +78,49 @@ def test_upgrade_indexes_old_data_sources_and_moves_row_claims_to_their_key_spac
     with pytest.raises(NameTaken) as e:
         registry.create("ws1", DataSource("ORDERS", COLUMNS))
     assert e.value.existing == "orders"
+
+
+def test_upgrade_moves_each_legacy_lake_folder_into_its_workspaces(local: Local) -> None:
+    # Given Parquet where an earlier version landed it: datasources/<name>/, workspaces not told apart
+    s3, bucket = local.aws.s3(), local.stack.raw_stream.bucket
+    _legacy(local, "ws1", "orders")
+    _legacy(local, "ws1", "shared")
+    _legacy(local, "ws2", "shared")
+    old = {
+        "datasources/orders/date=2026-01-01/hour=00/part-1.parquet": b"o1",
+        "datasources/orders/date=2026-01-02/hour=05/part-2.parquet": b"o2",
+        "datasources/orders_quarantine/date=2026-01-01/hour=00/part-1.parquet": b"q1",
+        "datasources/shared/date=2026-01-01/hour=00/part-1.parquet": b"s1",
+        "datasources/gone/day=2026-01-01/part-1.parquet": b"g1",
+    }
+    new = {  # already this version's, one in a workspace named like the old data source
+        "datasources/ws1/orders/date=2026-01-03/hour=00/part-3.parquet": b"o3",
+        "datasources/orders/events/date=2026-01-03/hour=00/part-4.parquet": b"e4",
+    }
+    for key, body in (old | new).items():
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    first = local.cli("upgrade")
+    second = local.cli("upgrade")
+
+    # Then what one workspace owns moved under it; what two could own stays, said so
+    assert first.status == 0, first.err
+    assert "moved 2 objects: datasources/orders/ -> datasources/ws1/orders/" in first.out
+    assert (
+        "moved 1 objects: datasources/orders_quarantine/ -> datasources/ws1/orders_quarantine/" in first.out
+    )
+    assert "left in place: datasources/shared/ (data sources of workspaces ws1, ws2: " in first.out
+    assert "left in place: datasources/gone/ (no workspace's data source: " in first.out
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix="datasources/")["Contents"]
+    bodies = {o["Key"]: s3.get_object(Bucket=bucket, Key=o["Key"])["Body"].read() for o in listed}
+    assert bodies == {
+        "datasources/ws1/orders/date=2026-01-01/hour=00/part-1.parquet": b"o1",
+        "datasources/ws1/orders/date=2026-01-02/hour=05/part-2.parquet": b"o2",
+        "datasources/ws1/orders/date=2026-01-03/hour=00/part-3.parquet": b"o3",
+        "datasources/ws1/orders_quarantine/date=2026-01-01/hour=00/part-1.parquet": b"q1",
+        "datasources/shared/date=2026-01-01/hour=00/part-1.parquet": b"s1",
+        "datasources/gone/day=2026-01-01/part-1.parquet": b"g1",
+        "datasources/orders/events/date=2026-01-03/hour=00/part-4.parquet": b"e4",
+    }
+    # And a second run moves nothing more (a workspace named like a data source is never taken for one)
+    assert "moved" not in second.out and second.out.count("left in place") == 2

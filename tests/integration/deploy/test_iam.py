@@ -143,7 +143,7 @@ def _ingest(lake: Lake) -> None:
 
 
 UNREADABLE = "raw/2024/05/01/10/not-lakegate"
-EXPIRED = "datasources/iam_ttl/date=2000-01-01/hour=00/part-0.parquet"
+EXPIRED = "datasources/ws1/iam_ttl/date=2000-01-01/hour=00/part-0.parquet"
 
 
 def _compact(s3: Any, bucket: str, done: set[str]) -> None:
@@ -192,7 +192,7 @@ def run(stack: Deployed) -> Iterator[Run]:
         _compact(s3, bucket, done)
         assert s3.list_objects_v2(Bucket=bucket, Prefix="errors/")["KeyCount"] == 1
         assert s3.list_objects_v2(Bucket=bucket, Prefix=EXPIRED)["KeyCount"] == 0
-        assert s3.list_objects_v2(Bucket=bucket, Prefix="datasources/iam_ds_quarantine/")["KeyCount"] >= 1
+        assert s3.list_objects_v2(Bucket=bucket, Prefix="datasources/ws1/iam_ds_quarantine/")["KeyCount"] >= 1
         yield Run(switch.calls, policies, stack)
 
 
@@ -228,7 +228,7 @@ def test_the_run_reached_every_kind_of_call_it_is_meant_to(run: Run) -> None:
     assert ("s3:PutObject", f"{lake}/errors/{UNREADABLE}") in compactor
     assert ("s3:GetObject", f"{lake}/{UNREADABLE}") in compactor
     assert any(
-        a == "s3:PutObject" and r and r.startswith(f"{lake}/datasources/iam_ds/") for a, r in compactor
+        a == "s3:PutObject" and r and r.startswith(f"{lake}/datasources/ws1/iam_ds/") for a, r in compactor
     )
 
 
@@ -281,7 +281,7 @@ def test_a_removed_statement_is_reported_with_the_call_it_breaks(run: Run) -> No
     compactor = run.policies["CompactorFunction"].without("WriteLake")
     findings = summary(check(run.calls["CompactorFunction"], compactor, AT))
     assert "s3.CopyObject: not allowed: s3:PutObject on arn:aws:s3:::" in findings
-    assert "/datasources/iam_ds/" in findings
+    assert "/datasources/ws1/iam_ds/" in findings
 
 
 def test_a_resource_outside_the_statement_is_reported(run: Run) -> None:

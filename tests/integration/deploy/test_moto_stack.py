@@ -13,6 +13,7 @@ import pytest
 
 from lakegate_cli.main import main as cli
 from lakegate_local import cfn_yaml
+from lakegate_local.aws import start as start_moto
 from lakegate_local.runtime import fake_context
 from tests.integration.deploy.sam_stack import REGION, ROOT, STACK, Deployed, cold_start
 
@@ -110,7 +111,7 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     compactor_app.lambda_handler(created, fake_context("CompactorFunction"))
     landed = [
         o["Key"]
-        for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasources/events_test/").get("Contents", [])
+        for o in s3.list_objects_v2(Bucket=bucket, Prefix="datasources/ws1/events_test/").get("Contents", [])
     ]
     assert landed and all(k.endswith(".parquet") for k in landed)
 
@@ -121,9 +122,22 @@ def test_cli_token_ingest_compact_and_show_on_the_stack(
     for field in orjson.loads(body.splitlines()[0]):
         assert f"`json:$.{field}`" in out.getvalue()
 
-    # And `lakegate query` reads the landed rows from the stack's bucket
-    out = io.StringIO()
-    assert cli(["--stack", STACK, "query", "SELECT count(*) AS n FROM events_test"], out=out) == 0
+    # And `lakegate query` reads the landed rows in place from the stack's bucket: pyarrow's S3 client is
+    # not botocore, so it reaches the emulated account through a moto server (same backends, this process)
+    server = start_moto(0)
+    try:
+        out = io.StringIO()
+        argv = [
+            "--stack",
+            STACK,
+            "--endpoint-url",
+            server.endpoint,
+            "query",
+            "SELECT count(*) AS n FROM events_test",
+        ]
+        assert cli(argv, out=out) == 0
+    finally:
+        server.stop()
     assert out.getvalue() == f"n\n{len(body.splitlines())}\n"
 
 

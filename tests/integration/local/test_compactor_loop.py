@@ -71,7 +71,7 @@ def test_new_raw_objects_are_compacted_once_and_mirrored(
 
     (event,) = handler.events
     assert event["detail-type"] == "Object Created" and event["detail"]["object"]["key"].startswith("raw/")
-    (path,) = (tmp_path / "datasources" / "events_test").rglob("*.parquet")
+    (path,) = (tmp_path / "datasources" / "ws1" / "events_test").rglob("*.parquet")
     assert pq.read_table(path).column("city").to_pylist() == ["Chicago"]
     assert not list(tmp_path.rglob("*.partial"))
 
@@ -154,7 +154,7 @@ def test_a_round_s_raw_objects_are_compacted_as_one_object(
 
     (event,) = handler.events  # one invocation, as for one object Firehose buffered
     assert event["detail"]["object"]["key"].startswith(BUFFER_PREFIX)
-    assert _cities(tmp_path / "datasources" / "events_test") == ["Chicago", "Lima", "Madrid"]
+    assert _cities(tmp_path / "datasources" / "ws1" / "events_test") == ["Chicago", "Lima", "Madrid"]
     assert len(list((tmp_path / "datasources").rglob("*.parquet"))) == 1
     assert _keys(lake, BUFFER_PREFIX) == []  # gone once landed
     assert len(_keys(lake, "raw/")) == 3  # what moto's Firehose wrote stays as it was
@@ -170,7 +170,7 @@ def test_an_unreadable_object_in_a_round_lands_the_others(
 
     assert loop.run_once() == 3
 
-    assert _cities(tmp_path / "datasources" / "events_test") == ["Chicago", "Madrid"]
+    assert _cities(tmp_path / "datasources" / "ws1" / "events_test") == ["Chicago", "Madrid"]
     assert (tmp_path / "errors" / "raw" / "x" / "bad").read_bytes() == b"garbage"
     assert [p.name for p in (tmp_path / "errors").rglob("*") if p.is_file()] == ["bad"]
     assert _keys(lake, BUFFER_PREFIX) == [] and _keys(lake, "errors/" + BUFFER_PREFIX) == []

@@ -39,7 +39,7 @@ def landed(lake: Lake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 
 def test_each_data_source_is_a_view_and_older_files_read_new_columns_as_null(landed: Path) -> None:
-    columns, rows = run(landed, "SELECT date, city, temp FROM events_test ORDER BY city")
+    columns, rows = run(landed, "SELECT date, city, temp FROM events_test ORDER BY city", "ws1")
     assert columns == ["date", "city", "temp"]
     # Not the `date=` folder's value: the data source's own `date` column.
     assert [(d.astimezone(UTC), c, t) for d, c, t in rows] == [
@@ -49,7 +49,7 @@ def test_each_data_source_is_a_view_and_older_files_read_new_columns_as_null(lan
 
 
 def test_quarantine_is_queryable_with_its_error_columns(landed: Path) -> None:
-    _, rows = run(landed, "SELECT c__line, c__error, c__import_id FROM events_test_quarantine")
+    _, rows = run(landed, "SELECT c__line, c__error, c__import_id FROM events_test_quarantine", "ws1")
     assert rows == [("[1]", ["the line is not a JSON object"], "apigw-0")]
 
 
@@ -63,20 +63,9 @@ def test_the_command_reports_a_bad_query(landed: Path, capsys: pytest.CaptureFix
     assert capsys.readouterr().err.startswith("query failed: ")
 
 
-def test_a_bucket_is_copied_then_queried(
-    landed: Path, lake: Lake, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]
-) -> None:
-    cache = tmp_path_factory.mktemp("cache")
-    assert (
-        main(["--bucket", lake.bucket, "--cache", str(cache), "SELECT count(*) AS n FROM events_test"]) == 0
-    )
-    assert capsys.readouterr().out == "n\n2\n"
-    assert list((cache / "datasources" / "events_test").rglob("*.parquet"))
-
-
 def test_an_empty_lake_has_no_views(tmp_path: Path) -> None:
-    assert run(tmp_path, "SELECT 1 AS one") == (["one"], [(1,)])
+    assert run(tmp_path, "SELECT 1 AS one", "ws1") == (["one"], [(1,)])
 
 
 def test_a_statement_without_rows_answers_with_duckdbs_status(tmp_path: Path) -> None:
-    assert run(tmp_path, "SET threads = 1") == (["Success"], [])
+    assert run(tmp_path, "SET threads = 1", "ws1") == (["Success"], [])

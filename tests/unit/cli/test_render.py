@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from lakegate.ingest.auth import Token, hash_token
+from lakegate.lake.catalog import table_name
 from lakegate.schema import Column, DataSource, legacy_id
 from lakegate_cli.admin import Quarantined, Registered
 from lakegate_cli.render import datasource_detail, quarantine_rows, schema_lines, table, token_rows
@@ -49,11 +50,16 @@ def test_detail_names_workspace_version_and_dedup_key() -> None:
         "# dedup key $.ref (at ingest with wait=true, else at landing), window for ever",
     ]
     assert "`ref` String `json:$.ref`" in out
+    ws = table_name("ws1", "e")[: -len("_e")]
+    assert (
+        f"# lake datasources/ws1/e/ (and e_quarantine/ beside it); Glue tables {ws}_e, {ws}_e_quarantine"
+        in out
+    )
     stored = DataSource(name="e", columns=ds.columns, id="t_" + "a" * 32)
     assert datasource_detail(Registered("ws1", stored, None)).startswith(f"# e (t_{'a' * 32}): workspace")
 
 
 def test_quarantine_rows() -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    out = quarantine_rows([Quarantined("events", 2, 300, when)])
-    assert out.splitlines()[1].split() == ["events_quarantine", "2", "300", "2026-01-02T03:04:05Z"]
+    out = quarantine_rows([Quarantined("ws1", "events", 2, 300, when)])
+    assert out.splitlines()[1].split() == ["events_quarantine", "ws1", "2", "300", "2026-01-02T03:04:05Z"]

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import gzip
+import re
+from hashlib import sha256
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lakegate.column_types import parse_type
 from lakegate.errors import StoreUnavailable
 from lakegate.framing import RecordHeader, frame_rows
-from lakegate.lake.catalog import VERSION_PARAMETER, glue_type, table_input
+from lakegate.lake.catalog import VERSION_PARAMETER, glue_type, table_input, table_name
 from lakegate.lake.compactor import Compactor
+from lakegate.lake.layout import quarantine_name
 from lakegate.memory import MemoryObjectStore, MemoryRegistry
-from lakegate.schema import Column, DataSource
+from lakegate.schema import NAME_RE, Column, DataSource
 
 EVENTS = DataSource(
     "Events",
@@ -52,11 +57,12 @@ def test_glue_type_of_each_tinybird_type(tinybird: str, glue: str) -> None:
 
 
 def test_a_data_source_table_projects_its_ingestion_partitions() -> None:
-    table = table_input(EVENTS, "lake")
-    assert table["Name"] == "events"  # Glue keeps names in lower case
+    table = table_input("ws1", EVENTS, "lake")
+    assert table["Name"] == table_name("ws1", "Events")
+    assert table["Name"] == f"ws1_{sha256(b'ws1').hexdigest()[:10]}_events"  # Glue keeps names in lower case
     assert table["TableType"] == "EXTERNAL_TABLE"
     sd = table["StorageDescriptor"]
-    assert sd["Location"] == "s3://lake/datasources/Events/"
+    assert sd["Location"] == "s3://lake/datasources/ws1/Events/"
     assert sd["Columns"] == [
         {"Name": "date", "Type": "timestamp"},
         {"Name": "city", "Type": "string"},
@@ -70,7 +76,7 @@ def test_a_data_source_table_projects_its_ingestion_partitions() -> None:
     ]
     p = table["Parameters"]
     assert p["storage.location.template"] == (
-        "s3://lake/datasources/Events/date=${ingestion_date}/hour=${ingestion_hour}"
+        "s3://lake/datasources/ws1/Events/date=${ingestion_date}/hour=${ingestion_hour}"
     )
     assert p["projection.enabled"] == "true"
     assert (p["projection.ingestion_date.type"], p["projection.ingestion_date.format"]) == (
@@ -85,13 +91,14 @@ def test_a_data_source_table_projects_its_ingestion_partitions() -> None:
 
 def test_ingestion_dates_are_projected_from_the_deployments_first_day() -> None:
     for quarantine in (False, True):
-        p = table_input(EVENTS, "lake", quarantine, projection_start="2026-12-01")["Parameters"]
+        p = table_input("ws1", EVENTS, "lake", quarantine, projection_start="2026-12-01")["Parameters"]
         assert p["projection.ingestion_date.range"] == "2026-12-01,NOW"
 
 
 def test_the_quarantine_table_holds_text_and_the_error_columns() -> None:
-    table = table_input(EVENTS, "lake", quarantine=True)
-    assert table["Name"] == "events_quarantine"
+    table = table_input("ws1", EVENTS, "lake", quarantine=True)
+    assert table["Name"] == table_name("ws1", "Events_quarantine")
+    assert table["Name"].endswith("_events_quarantine")
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == [
         ("date", "string"),
         ("city", "string"),
@@ -115,17 +122,18 @@ def test_the_quarantine_table_holds_text_and_the_error_columns() -> None:
 )
 def test_a_table_partitioned_by_its_own_date_column(key: str, folder: str, column: str, fmt: str) -> None:
     ds = DataSource("e", EVENTS.columns, partition_key=key)
-    table = table_input(ds, "lake")
+    table = table_input("ws1", ds, "lake")
     assert table["PartitionKeys"] == [{"Name": column, "Type": "string"}]
     assert (
-        table["Parameters"]["storage.location.template"] == f"s3://lake/datasources/e/{folder}=${{{column}}}"
+        table["Parameters"]["storage.location.template"]
+        == f"s3://lake/datasources/ws1/e/{folder}=${{{column}}}"
     )
     assert table["Parameters"][f"projection.{column}.format"] == fmt
     # Its own dates may be older than the deployment: they are projected from 2000 whatever the start.
-    started = table_input(ds, "lake", projection_start="2026-12-01")["Parameters"]
+    started = table_input("ws1", ds, "lake", projection_start="2026-12-01")["Parameters"]
     assert started[f"projection.{column}.range"].startswith("2000")
     # Its quarantine still lands by ingestion time.
-    assert [k["Name"] for k in table_input(ds, "lake", True)["PartitionKeys"]] == [
+    assert [k["Name"] for k in table_input("ws1", ds, "lake", True)["PartitionKeys"]] == [
         "ingestion_date",
         "ingestion_hour",
     ]
@@ -133,13 +141,13 @@ def test_a_table_partitioned_by_its_own_date_column(key: str, folder: str, colum
 
 class RecordingCatalog:
     def __init__(self, fail: bool = False) -> None:
-        self.synced: list[DataSource] = []
+        self.synced: list[tuple[str, DataSource]] = []
         self.fail = fail
 
-    def sync(self, ds: DataSource) -> None:
+    def sync(self, workspace: str, ds: DataSource) -> None:
         if self.fail:
             raise StoreUnavailable("catalog update failed: ThrottlingException")
-        self.synced.append(ds)
+        self.synced.append((workspace, ds))
 
 
 def _store() -> MemoryObjectStore:
@@ -152,7 +160,7 @@ def test_the_compactor_syncs_each_landed_data_source_once() -> None:
     registry, catalog = MemoryRegistry(), RecordingCatalog()
     registry.create("ws1", EVENTS)
     outcome = Compactor(_store(), registry, catalog).process("raw/k")
-    assert catalog.synced == [EVENTS]
+    assert catalog.synced == [("ws1", EVENTS)]
     assert outcome.catalog_error == ""
 
 
@@ -161,4 +169,44 @@ def test_a_catalog_outage_never_holds_rows_back() -> None:
     registry.create("ws1", EVENTS)
     outcome = Compactor(store, registry, RecordingCatalog(fail=True)).process("raw/k")
     assert outcome.rows == 1 and set(outcome.files) <= set(store.objects)
-    assert outcome.catalog_error == "Events: catalog update failed: ThrottlingException"
+    assert outcome.catalog_error == "ws1/Events: catalog update failed: ThrottlingException"
+
+
+@settings(max_examples=300)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["main", "Main", "MAIN", "a/b", "a_b", "a.b", "", "w1", "1", "_x", "ü" * 40])
+            | st.text(min_size=0, max_size=80),
+            st.from_regex(NAME_RE, fullmatch=True),
+        ),
+        min_size=2,
+        max_size=6,
+        unique_by=lambda p: (p[0], p[1].lower()),
+    ),
+    st.booleans(),
+)
+def test_table_names_never_collide_and_fit_glue(pairs: list[tuple[str, str]], quarantine: bool) -> None:
+    """Distinct (workspace, name) pairs (names unique case-insensitively within a workspace, as the
+    registry keeps them) get distinct Glue names, lowercase `a-z0-9_`, starting with a letter, <= 255."""
+    names = [table_name(ws, quarantine_name(n) if quarantine else n) for ws, n in pairs]
+    assert len(set(names)) == len(names)
+    for t in names:
+        assert re.fullmatch(r"[a-z][a-z0-9_]{0,254}", t), t
+
+
+def test_the_longest_names_are_cut_to_glues_limit_and_stay_apart() -> None:
+    long = "a" * 255
+    other = "a" * 254 + "b"
+    names = {table_name("w" * 80, quarantine_name(n)) for n in (long, other)} | {table_name("w" * 80, long)}
+    assert len(names) == 3 and all(len(n) == 255 for n in names)
+
+
+def test_each_workspace_gets_its_own_tables_over_its_own_folder() -> None:
+    a, b = table_input("a", EVENTS, "lake"), table_input("A", EVENTS, "lake")
+    assert a["Name"] != b["Name"]
+    assert a["StorageDescriptor"]["Location"] == "s3://lake/datasources/a/Events/"
+    assert b["StorageDescriptor"]["Location"] == "s3://lake/datasources/A/Events/"
+    odd = table_input("acme/prod=1", EVENTS, "lake", quarantine=True)
+    assert odd["StorageDescriptor"]["Location"] == "s3://lake/datasources/acme%2Fprod%3D1/Events_quarantine/"
+    assert odd["Name"].startswith("acme_prod_1_")

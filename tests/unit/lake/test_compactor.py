@@ -107,7 +107,9 @@ def test_rows_land_in_their_ingestion_hour_sorted_by_the_sorting_key() -> None:
     files = compact(KEY, _blob((_header(), ROWS)), _registry()).files
     (f,) = files
     assert f.key == part_key(KEY, "ws1", "events", "date=2026-11-23/hour=20")
-    assert f.key.startswith("datasources/events/date=2026-11-23/hour=20/part-") and f.key.endswith(".parquet")
+    assert f.key.startswith("datasources/ws1/events/date=2026-11-23/hour=20/part-") and f.key.endswith(
+        ".parquet"
+    )
     assert [(r["city"], r["n"]) for r in f.table.to_pylist()] == [
         ("Chicago", None),
         ("Madrid", 2),
@@ -149,7 +151,7 @@ def test_quarantine_records_and_rows_that_fail_conversion_land_in_the_quarantine
     assert by_name["events"].table.num_rows == 3
     quarantine = by_name["events_quarantine"]
     assert quarantine.quarantine
-    assert quarantine.key.startswith("datasources/events_quarantine/date=2026-11-23/hour=20/part-")
+    assert quarantine.key.startswith("datasources/ws1/events_quarantine/date=2026-11-23/hour=20/part-")
     rows = quarantine.table.to_pylist()
     assert [(r[LINE], r[ERROR_COLUMN], r[ERROR], r[IMPORT_ID]) for r in rows] == [
         ("not json", [""], ["invalid JSON: expected value"], "req-2"),
@@ -218,16 +220,16 @@ def test_compactor_sets_an_unreadable_object_aside_with_its_reason() -> None:
 
 def test_compactor_expires_partitions_past_the_ttl_of_what_it_lands() -> None:
     ds = dataclasses.replace(EVENTS, ttl="date + toIntervalDay(1)")
-    old = "datasources/events/date=2026-11-20/hour=03/part-old.parquet"
-    old_q = "datasources/events_quarantine/date=2026-11-20/hour=03/part-old.parquet"
+    old = "datasources/ws1/events/date=2026-11-20/hour=03/part-old.parquet"
+    old_q = "datasources/ws1/events_quarantine/date=2026-11-20/hour=03/part-old.parquet"
     store = MemoryObjectStore({KEY: _blob((_header(), [*ROWS, b"[]"])), old: b"x", old_q: b"x"})
     now = datetime(2026, 11, 23, 20, 6, tzinfo=UTC).timestamp()
 
     outcome = Compactor(store, _registry(("ws1", ds)), clock=lambda: now).process(KEY)
 
     assert outcome.expired == (
-        "datasources/events/date=2026-11-20/",
-        "datasources/events_quarantine/date=2026-11-20/",
+        "datasources/ws1/events/date=2026-11-20/",
+        "datasources/ws1/events_quarantine/date=2026-11-20/",
     )
     assert old not in store.objects and old_q not in store.objects
     assert set(outcome.files) <= set(store.objects)  # what it just landed is today's: kept

@@ -15,7 +15,7 @@ def _store(*keys: str) -> MemoryObjectStore:
     return MemoryObjectStore({k: b"x" for k in keys})
 
 
-BASE = "datasources/events/"
+BASE = "datasources/ws1/events/"
 
 
 def test_expire_deletes_whole_days_past_the_ttl_and_the_hours_past_it_in_the_newest_day() -> None:
@@ -26,8 +26,8 @@ def test_expire_deletes_whole_days_past_the_ttl_and_the_hours_past_it_in_the_new
         BASE + "date=2026-11-21/hour=06/part-d.parquet",
         BASE + "date=2026-11-21/hour=07/part-e.parquet",
         BASE + "date=2026-11-23/hour=00/part-f.parquet",
-        "datasources/events_quarantine/date=2026-11-01/hour=00/part-q.parquet",
-        "datasources/other/date=2026-11-01/hour=00/part-o.parquet",
+        "datasources/ws1/events_quarantine/date=2026-11-01/hour=00/part-q.parquet",
+        "datasources/ws1/other/date=2026-11-01/hour=00/part-o.parquet",
     )
     now = datetime(2026, 11, 23, 7, 0, tzinfo=UTC)
 
@@ -39,10 +39,10 @@ def test_expire_deletes_whole_days_past_the_ttl_and_the_hours_past_it_in_the_new
         BASE + "date=2026-11-21/hour=06/",
     ]
     assert sorted(store.objects) == [
-        "datasources/events/date=2026-11-21/hour=07/part-e.parquet",  # ends 08:00, after the cutoff
-        "datasources/events/date=2026-11-23/hour=00/part-f.parquet",
-        "datasources/events_quarantine/date=2026-11-01/hour=00/part-q.parquet",
-        "datasources/other/date=2026-11-01/hour=00/part-o.parquet",
+        "datasources/ws1/events/date=2026-11-21/hour=07/part-e.parquet",  # ends 08:00, after the cutoff
+        "datasources/ws1/events/date=2026-11-23/hour=00/part-f.parquet",
+        "datasources/ws1/events_quarantine/date=2026-11-01/hour=00/part-q.parquet",
+        "datasources/ws1/other/date=2026-11-01/hour=00/part-o.parquet",
     ]
 
 

@@ -18,6 +18,7 @@ import pytest
 from lakegate.framing import RecordHeader, frame_rows
 from lakegate.lake import landing
 from lakegate.lake.compactor import Compactor, Outcome
+from lakegate.lake.layout import folder, workspace_folder
 from lakegate.lake.parquet import Converted, ParsedLines, rows_to_table
 from lakegate.memory import MemoryObjectStore, MemoryRegistry
 from lakegate.names import ERROR, LINE
@@ -50,8 +51,8 @@ def landed(store: MemoryObjectStore) -> dict[str, list[dict[str, Any]]]:
     """Rows per folder (`good`, `good_quarantine`, ...), read back from the Parquet written."""
     out: dict[str, list[dict[str, Any]]] = {}
     for key, body in sorted(store.objects.items()):
-        if key.startswith("datasources/"):
-            out.setdefault(key.split("/")[1], []).extend(pq.read_table(io.BytesIO(body)).to_pylist())
+        if key.startswith(workspace_folder("ws1")):
+            out.setdefault(key.split("/")[2], []).extend(pq.read_table(io.BytesIO(body)).to_pylist())
     return out
 
 
@@ -206,7 +207,7 @@ def test_nanoseconds_partition_by_day_and_land_whole() -> None:
     outcome, store = land(blob(("ns", rows)), ds)
 
     assert (outcome.rows, outcome.set_aside_rows) == (2, 0)
-    folders = sorted(k.split("/")[2] for k in store.objects if k.startswith("datasources/ns/"))
+    folders = sorted(k.split("/")[3] for k in store.objects if k.startswith(folder("ws1", "ns")))
     assert folders == ["day=2024-05-01", "day=2024-05-02"]
     nanos = [
         t.value

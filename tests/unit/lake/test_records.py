@@ -16,6 +16,7 @@ from lakegate.errors import StoreUnavailable
 from lakegate.framing import CLAIMED_EVENTS, CLAIMED_REFS, RecordHeader, frame_rows
 from lakegate.lake import landing
 from lakegate.lake.compactor import Compactor, Outcome
+from lakegate.lake.layout import folder
 from lakegate.lake.parquet import Converted, rows_to_table
 from lakegate.lake.records import Landed, owner_of
 from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry
@@ -63,7 +64,7 @@ class Lake:
         return [
             r
             for key, body in sorted(self.store.objects.items())
-            if key.startswith(f"datasources/{name}/")
+            if key.startswith(folder("ws1", name))
             for r in pq.read_table(io.BytesIO(body)).to_pylist()
         ]
 

@@ -14,7 +14,7 @@ from lakegate.schema import DataSource
 
 
 class GlueCatalog:
-    """Creates or updates the two tables of a data source when its schema version is new to it.
+    """Creates or updates the two tables of a workspace's data source when its schema version is new to it.
     Versions already synced are remembered for the warm Lambda: one Glue call per new version."""
 
     def __init__(self, database: str, bucket: str, client: Any, projection_start: str = FIRST_DATE) -> None:
@@ -22,17 +22,18 @@ class GlueCatalog:
         self._bucket = bucket
         self._client = client
         self._projection_start = projection_start
-        self._synced: dict[str, int] = {}
+        self._synced: dict[tuple[str, str], int] = {}
 
-    def sync(self, ds: DataSource) -> None:
-        if self._synced.get(ds.name, 0) >= ds.version:
+    def sync(self, workspace: str, ds: DataSource) -> None:
+        if self._synced.get((workspace, ds.name), 0) >= ds.version:
             return
         try:
             for quarantine in (False, True):
-                self._put(table_input(ds, self._bucket, quarantine, self._projection_start), ds.version)
+                table = table_input(workspace, ds, self._bucket, quarantine, self._projection_start)
+                self._put(table, ds.version)
         except (ClientError, BotoCoreError) as e:
             raise translate(e, "catalog update") from e
-        self._synced[ds.name] = ds.version
+        self._synced[(workspace, ds.name)] = ds.version
 
     def _put(self, table: Mapping[str, Any], version: int) -> None:
         try:

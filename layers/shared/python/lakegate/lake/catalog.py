@@ -1,4 +1,4 @@
-"""The Glue catalog: one table per data source and one per its quarantine, with partition projection, so
+"""The Glue catalog: one table per workspace's data source and one per its quarantine, with partition projection, so
 Athena reads new partitions with no crawler. Derived from the registry schema, never written by hand.
 
 Partition columns are named `ingestion_date`/`ingestion_hour` (or `partition_day`, ...) in Glue while the
@@ -8,12 +8,20 @@ its own `date` column (as Tinybird's examples have) does not clash with its part
 
 from __future__ import annotations
 
+import hashlib
+import re
 from typing import Any, Protocol
 
 from lakegate.column_types import ColumnType
-from lakegate.lake.layout import COLUMN_FOLDERS, INGESTION_FOLDERS, folder, partition_column, quarantine_name
+from lakegate.lake.layout import (
+    COLUMN_FOLDERS,
+    FOLDER_COLUMNS,
+    INGESTION_FOLDERS,
+    folder,
+    partition_column,
+    quarantine_name,
+)
 from lakegate.names import (
-    COLUMN_PARTITION_PREFIX,
     ERROR,
     ERROR_COLUMN,
     IMPORT_ID,
@@ -66,8 +74,7 @@ _PROJECTIONS = {
     "toYear": {"type": "date", "format": "yyyy", "interval.unit": "YEARS"},
 }
 _BY_COLUMN = {
-    fn: (label, COLUMN_PARTITION_PREFIX + label, _PROJECTIONS[fn])
-    for fn, (label, _) in COLUMN_FOLDERS.items()
+    fn: (label, FOLDER_COLUMNS[label], _PROJECTIONS[fn]) for fn, (label, _) in COLUMN_FOLDERS.items()
 }
 # Projected dates run from here to now: Athena enumerates only what a query's filter keeps, and all of it
 # for a query without one. Ingestion dates start with the deployment (`projection_start`, a template
@@ -81,9 +88,33 @@ def glue_type(t: ColumnType) -> str:
     return f"array<{scalar}>" if t.array else scalar
 
 
-def table_name(name: str) -> str:
-    """Glue keeps table names in lower case."""
-    return name.lower()
+# Glue (and Athena) keep table names in lower case, `a-z0-9_`, at most 255 characters.
+MAX_TABLE_NAME = 255
+_NOT_TABLE = re.compile(r"[^a-z0-9_]")
+# How much of a workspace id shows in its tables' names, and the hex digits of the hashes that tell
+# workspaces (and cut names) apart: 40 bits, so ids that read alike once lowercased never share a table.
+_LABEL = 32
+_DIGITS = 10
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:_DIGITS]
+
+
+def table_name(workspace: str, name: str) -> str:
+    """The Glue table of data source (or quarantine) `name` of `workspace`:
+    `<label>_<hash of the workspace id>_<name, lowercased>`. The label is the id lowercased, characters
+    other than `a-z0-9_` as `_`, cut at 32 and starting with a letter (`w` put first if not); the hash is
+    of the exact id, so `Main` and `main` get two tables. Names are unique case-insensitively within a
+    workspace, so its tables are too. Past 255 characters the name is cut and a hash of it appended."""
+    label = _NOT_TABLE.sub("_", workspace.lower())[:_LABEL]
+    if not label[:1].isalpha():
+        label = "w" + label[: _LABEL - 1]
+    head = f"{label}_{_digest(workspace)}_"
+    tail = name.lower()
+    if len(head) + len(tail) > MAX_TABLE_NAME:
+        tail = tail[: MAX_TABLE_NAME - len(head) - _DIGITS - 1] + "_" + _digest(tail)
+    return head + tail
 
 
 def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[str, str]], ...]:
@@ -93,12 +124,12 @@ def _partitions(ds: DataSource, quarantine: bool) -> tuple[tuple[str, str, dict[
 
 
 def table_input(
-    ds: DataSource, bucket: str, quarantine: bool = False, projection_start: str = FIRST_DATE
+    workspace: str, ds: DataSource, bucket: str, quarantine: bool = False, projection_start: str = FIRST_DATE
 ) -> dict[str, Any]:
-    """Glue's TableInput for a data source's Parquet (or its quarantine's); ingestion dates are projected
-    from `projection_start` (YYYY-MM-DD)."""
+    """Glue's TableInput for a workspace's data source's Parquet (or its quarantine's), over that
+    workspace's folder alone; ingestion dates are projected from `projection_start` (YYYY-MM-DD)."""
     name = quarantine_name(ds.name) if quarantine else ds.name
-    location = f"s3://{bucket}/{folder('', name)}"
+    location = f"s3://{bucket}/{folder(workspace, name)}"
     if quarantine:
         columns = [{"Name": c.name, "Type": "string"} for c in ds.columns]
         columns += [
@@ -126,7 +157,7 @@ def table_input(
             first = projection_start if partitions is _INGESTION else _FIRST_DATE[projection["format"]]
             parameters[f"projection.{column}.range"] = f"{first},NOW"
     return {
-        "Name": table_name(name),
+        "Name": table_name(workspace, name),
         "TableType": "EXTERNAL_TABLE",
         "Parameters": parameters,
         "PartitionKeys": [{"Name": column, "Type": "string"} for _, column, _ in _partitions(ds, quarantine)],
@@ -135,6 +166,6 @@ def table_input(
 
 
 class Catalog(Protocol):
-    def sync(self, ds: DataSource) -> None:
-        """Make the data source's tables (and its quarantine's) match `ds`."""
+    def sync(self, workspace: str, ds: DataSource) -> None:
+        """Make the tables of `workspace`'s data source (and its quarantine's) match `ds`."""
         ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -300,27 +300,27 @@ class Compactor:
             duplicate_records=total.duplicate_records,
             set_aside_rows=total.set_aside_rows,
             set_aside=total.set_aside,
-            catalog_error=self._sync_catalog(landed.values()),
+            catalog_error=self._sync_catalog(landed),
             expired=tuple(expired),
             expiry_error=expiry_error,
         )
 
-    def _sync_catalog(self, landed: Iterable[DataSource]) -> str:
-        """Tables follow the data: synced after the files land, so a catalog outage never holds rows back."""
+    def _sync_catalog(self, landed: Mapping[tuple[str, str], DataSource]) -> str:
+        """Tables follow the data: synced after the files land, so a catalog outage never holds rows back.
+        Each workspace's data source has its own tables."""
         if self._catalog is None:
             return ""
-        schemas = {ds.name: ds for ds in landed}
         errors = []
-        for ds in schemas.values():
+        for (workspace, _), ds in landed.items():
             try:
-                self._catalog.sync(ds)
+                self._catalog.sync(workspace, ds)
             except (StoreUnavailable, StoreRefused) as e:
-                errors.append(f"{ds.name}: {e}")
+                errors.append(f"{workspace}/{ds.name}: {e}")
         return "; ".join(errors)
 
     def _expire(self, landed: dict[tuple[str, str], DataSource]) -> tuple[list[str], str]:
         """TTL, applied while the compactor is here: the data source's partitions past it go, and its
-        quarantine's by ingestion time. A failure never holds rows back: the next object retries it."""
+        quarantine's by ingestion time, each in its own workspace's folder (another's TTL never reaches it). A failure never holds rows back: the next object retries it."""
         now = datetime.fromtimestamp(self._clock(), UTC)
         expired: list[str] = []
         errors: list[str] = []
@@ -328,7 +328,7 @@ class Compactor:
             try:
                 ttl = parse_ttl(ds.ttl, ds)
             except InvalidRequest as e:  # stored before definitions were checked: say so, land anyway
-                errors.append(f"{ds.name}: {e.message}")
+                errors.append(f"{workspace}/{ds.name}: {e.message}")
                 continue
             if ttl is None:
                 continue
@@ -339,5 +339,5 @@ class Compactor:
                     StoreUnavailable,
                     StoreRefused,
                 ) as e:  # the rows are landed: report it, the next object retries
-                    errors.append(f"{name}: {e}")
+                    errors.append(f"{workspace}/{name}: {e}")
         return expired, "; ".join(errors)

@@ -11,7 +11,7 @@ from lakegate.retention import Ttl
 
 
 def expire(store: ObjectStore, base: str, ttl: Ttl, now: datetime) -> list[str]:
-    """Delete the partitions under `base` (`datasources/<name>/`) whose span ended at least `ttl` ago;
+    """Delete the partitions under `base` (`datasources/<workspace>/<name>/`) whose span ended at least `ttl` ago;
     the newest day of ingestion partitions goes hour by hour. Returns the folders deleted."""
     cutoff = now - timedelta(seconds=ttl.seconds)
     gone: list[str] = []

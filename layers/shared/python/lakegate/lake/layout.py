@@ -8,8 +8,9 @@ import hashlib
 import re
 from calendar import monthrange
 from datetime import UTC, date, datetime, timedelta
+from urllib.parse import quote, unquote
 
-from lakegate.names import QUARANTINE_SUFFIX
+from lakegate.names import COLUMN_PARTITION_PREFIX, INGESTION_COLUMNS, QUARANTINE_SUFFIX
 from lakegate.schema import DataSource
 
 RAW_PREFIX = "raw/"
@@ -26,13 +27,50 @@ INGESTION_FOLDERS = ("date", "hour")
 # A partition key on a Date/DateTime column of the data source: function -> (folder, strftime format).
 COLUMN_FOLDERS = {"toDate": ("day", "%Y-%m-%d"), "toYYYYMM": ("month", "%Y%m"), "toYear": ("year", "%Y")}
 _PARTITION_EXPR = re.compile(r"(?:(toDate|toYYYYMM|toYear)\()?\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)?")
+# Each partition folder's key and the column the Glue table (and `lakegate query`) calls it: not the
+# folder's own key, which a data source's column (`date`) may have.
+FOLDER_COLUMNS = dict(zip(INGESTION_FOLDERS, INGESTION_COLUMNS, strict=True)) | {
+    label: COLUMN_PARTITION_PREFIX + label for label, _ in COLUMN_FOLDERS.values()
+}
 _HOUR = re.compile(r"hour=(\d{2})")
 # The first partition folder of each scheme, parsed back into the time span it holds.
 _FOLDER = re.compile(r"(?P<key>date|day|month|year)=(?P<value>[0-9-]+)")
 
 
+# A workspace's folder name is its id URL-encoded (`A-Za-z0-9_.-~` kept, anything else `%XX` of its
+# UTF-8), and a leading dot too (`.`, `..` and hidden names are not folders a reader walks): `/` or `=`
+# in an id can neither nest folders nor look like a partition, and the folder reads back to the exact id.
+# An empty id (no token has one) gets `%`, which no other id's folder can be.
+_EMPTY = "%"
+
+
+def workspace_segment(workspace: str) -> str:
+    """The folder name of a workspace under `datasources/` (see above)."""
+    if not workspace:
+        return _EMPTY
+    encoded = quote(workspace, safe="")
+    return "%2E" + encoded[1:] if encoded.startswith(".") else encoded
+
+
+def workspace_of(segment: str) -> str:
+    """The workspace id a folder name under `datasources/` holds (`workspace_segment`'s inverse)."""
+    return "" if segment == _EMPTY else unquote(segment, errors="replace")  # a stray folder never raises
+
+
+def workspace_folder(workspace: str) -> str:
+    """`datasources/<workspace>/`: every folder of one workspace's data sources and quarantines."""
+    return f"{PREFIX}{workspace_segment(workspace)}/"
+
+
 def folder(workspace: str, name: str) -> str:
-    """`datasources/<name>/`: where a data source's (or, named `<name>_quarantine`, its quarantine's) files go."""
+    """`datasources/<workspace>/<name>/`: where a data source's (or, named `<name>_quarantine`, its
+    quarantine's) files go. Each workspace has its own: two with a data source of one name never share."""
+    return f"{workspace_folder(workspace)}{name}/"
+
+
+def legacy_folder(name: str) -> str:
+    """`datasources/<name>/`: where versions before workspace folders landed a data source of any workspace
+    (`lakegate upgrade` moves what is there)."""
     return f"{PREFIX}{name}/"
 
 
@@ -75,7 +113,7 @@ def column_partition(function: str, value: date | None) -> str:
 
 
 def part_key(source_key: str, workspace: str, name: str, partition: str, chunk: int = 0) -> str:
-    """`datasources/<name>/<partition>/part-<id>.parquet`, the id a hash of the input, the group and the
+    """`datasources/<workspace>/<name>/<partition>/part-<id>.parquet`, the id a hash of the input, the group and the
     chunk of the group (the first chunk's id is the one objects landed whole had): a retried raw object
     overwrites its own files."""
     text = f"{source_key}\n{workspace}\n{name}\n{partition}" + (f"\n{chunk}" if chunk else "")
@@ -108,6 +146,20 @@ def quarantine_file_id(quarantine_key: str) -> str:
 def error_key(source_key: str) -> str:
     """Where an unreadable raw object is kept for an operator: beside the lake, never under `raw/`."""
     return ERRORS_PREFIX + source_key
+
+
+def partition_values(relative: str) -> dict[str, str | None] | None:
+    """The partition columns (`FOLDER_COLUMNS`' names) and values of a file at `relative`, its path under
+    a data source's folder (`date=2026-11-23/hour=20/part-x.parquet`); a null partition's value is None.
+    None for a path lakegate does not write."""
+    *folders, _ = relative.split("/")
+    values: dict[str, str | None] = {}
+    for name in folders:
+        key, eq, value = name.partition("=")
+        if not eq or key not in FOLDER_COLUMNS or not value:
+            return None
+        values[FOLDER_COLUMNS[key]] = None if value == NULL_PARTITION else value
+    return values
 
 
 def partition_end(folder_name: str) -> datetime | None:
