@@ -74,3 +74,24 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"S3 DeleteObjects {prefix}") from e
         return deleted
+
+    def keys(self, prefix: str) -> list[str]:
+        pages = self._client.get_paginator("list_objects_v2").paginate(Bucket=self._bucket, Prefix=prefix)
+        try:
+            return [o["Key"] for page in pages for o in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"S3 ListObjectsV2 {prefix}") from e
+
+    def tail(self, key: str, size: int) -> bytes:
+        try:
+            return self._client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=-{size}")[
+                "Body"
+            ].read()
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"S3 GetObject {key}") from e
+
+    def delete(self, key: str) -> None:
+        try:
+            self._client.delete_object(Bucket=self._bucket, Key=key)
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"S3 DeleteObject {key}") from e
