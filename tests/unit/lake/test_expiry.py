@@ -158,7 +158,12 @@ def test_a_file_whose_rows_are_all_past_is_deleted_and_one_with_none_is_not_even
     _land(store, registry, "orders", [{"i": 2, "event_date": "2024-02-15", "received_at": _at(old)}], NOW)
     reads: list[str] = []
     get = store.get
-    store.get = lambda key: reads.append(key) or get(key)  # type: ignore[method-assign]
+
+    def counted(key: str) -> bytes:
+        reads.append(key)
+        return get(key)
+
+    store.get = counted  # type: ignore[method-assign]
 
     done = expire_all(store, registry, NOW)
 

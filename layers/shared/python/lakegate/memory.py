@@ -61,7 +61,7 @@ class MemoryRegistry:
     def list(self, workspace: str) -> list[DataSource]:
         return [ds for (ws, _), ds in sorted(self.items.items()) if ws == workspace]
 
-    def every(self) -> list[tuple[str, DataSource]]:
+    def every(self) -> Sequence[tuple[str, DataSource]]:
         return [(ws, ds) for (ws, _), ds in sorted(self.items.items())]
 
     def evolve(self, workspace: str, ds: DataSource) -> DataSource:

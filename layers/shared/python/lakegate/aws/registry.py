@@ -11,7 +11,7 @@ condition that it does not exist: no race can store two names that Glue would lo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -173,7 +173,7 @@ class DynamoRegistry:
         found = (datasource_of(i) for i in items)
         return sorted((ds for ds in found if ds is not None), key=lambda d: d.name)
 
-    def every(self) -> list[tuple[str, DataSource]]:
+    def every(self) -> Sequence[tuple[str, DataSource]]:
         """Every data source of every workspace (lakegate.lake.expiry.AllSources): a Scan, for the
         scheduled TTL run; the table holds one small item per data source and two index items."""
         pages = self._client.get_paginator("scan").paginate(

@@ -18,7 +18,7 @@ hour, with its data source's interval.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Protocol
@@ -44,7 +44,7 @@ _PARQUET = ".parquet"
 
 
 class AllSources(Protocol):
-    def every(self) -> list[tuple[str, DataSource]]:
+    def every(self) -> Sequence[tuple[str, DataSource]]:
         """Every data source of every workspace, as (workspace, data source)."""
         ...
 
