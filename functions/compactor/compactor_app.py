@@ -40,7 +40,11 @@ def _service() -> tuple[str, Compactor]:
         # Uncached on purpose: a stale schema would land rows without their newest columns.
         registry = DynamoRegistry(settings.datasources_table, clients.dynamodb())
         catalog = GlueCatalog(
-            settings.glue_database, bucket, clients.glue(), settings.partition_projection_start
+            settings.glue_database,
+            bucket,
+            clients.glue(),
+            settings.partition_projection_start,
+            settings.raw_retention_days,
         )
         # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
         refs = DynamoRefStore(settings.refs_table, clients.dynamodb())
