@@ -125,7 +125,7 @@ def _report(outcome: Outcome) -> None:
             "catalog not updated", extra={"key": outcome.source_key, "reason": outcome.catalog_error}
         )
     if outcome.expiry_error:
-        # The rows are landed; expiry runs again with the next object of these data sources.
+        # The rows are landed; expiry runs again at the next scheduled run or object of these data sources.
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=1)
         logger.warning("ttl expiry failed", extra={"key": outcome.source_key, "reason": outcome.expiry_error})
     if outcome.set_aside:
