@@ -114,7 +114,7 @@ def expire_files(store: ObjectStore, keys: Iterable[str], column: str, before: d
 
 def _expire_file(store: ObjectStore, key: str, column: str, before: datetime) -> str:
     tail = store.tail(key, FOOTER_BYTES)
-    body: bytes | None = None
+    body: bytes | None = tail if len(tail) < FOOTER_BYTES else None  # a small file came whole
     length = struct.unpack("<i", tail[-8:-4])[0] if len(tail) >= 12 and tail[-4:] == b"PAR1" else -1
     if 0 <= length <= len(tail) - 8:
         meta = pq.ParquetFile(pa.BufferReader(b"PAR1" + tail[-(length + 8) :])).metadata
