@@ -56,6 +56,15 @@ class DiscardingStore:
     def delete_prefix(self, prefix: str) -> int:
         return 0
 
+    def keys(self, prefix: str) -> list[str]:
+        return []
+
+    def tail(self, key: str, size: int) -> bytes:
+        raise AssertionError(f"nothing to read back: {key}")
+
+    def delete(self, key: str) -> None:
+        raise AssertionError(f"nothing to delete: {key}")
+
 
 def build(path: Path, rows_per_request: int) -> tuple[int, int]:
     """A raw object of BUFFER_BYTES of records (gzip'd as Firehose writes it), and its rows and NDJSON bytes."""

@@ -1,10 +1,12 @@
 """CompactorFunction: objects created under `raw/` -> Parquet under `datasources/`. Thin: keys in, outcomes logged.
+Twice a day its schedule (template.yaml, `ExpirySchedule`) invokes it to apply every data source's TTL.
 
 Named `compactor_app`, not `app`, so it and the ingest handler can share one path in tests and locally.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -19,10 +21,14 @@ from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.s3 import S3ObjectStore
 from lakegate.config import CompactorSettings
 from lakegate.lake.compactor import Compactor, Outcome
+from lakegate.lake.expiry import Expired, expire_all
 
 logger = Logger()
 metrics = Metrics()
 _compactor: tuple[str, Compactor] | None = None
+_expiry: tuple[S3ObjectStore, DynamoRegistry] | None = None
+# What EventBridge's scheduled rules send (`detail-type`), as opposed to S3's `Object Created`.
+SCHEDULED = "Scheduled Event"
 
 
 def _service() -> tuple[str, Compactor]:
@@ -34,7 +40,11 @@ def _service() -> tuple[str, Compactor]:
         # Uncached on purpose: a stale schema would land rows without their newest columns.
         registry = DynamoRegistry(settings.datasources_table, clients.dynamodb())
         catalog = GlueCatalog(
-            settings.glue_database, bucket, clients.glue(), settings.partition_projection_start
+            settings.glue_database,
+            bucket,
+            clients.glue(),
+            settings.partition_projection_start,
+            settings.raw_retention_days,
         )
         # The refs the ingest claims for wait=true: rows that came without it are deduplicated here.
         refs = DynamoRefStore(settings.refs_table, clients.dynamodb())
@@ -45,6 +55,44 @@ def _service() -> tuple[str, Compactor]:
         )
         _compactor = (bucket, compactor)
     return _compactor
+
+
+def _expiry_service() -> tuple[S3ObjectStore, DynamoRegistry]:
+    """The lake and the registry, for the scheduled TTL run, built once per warm Lambda."""
+    global _expiry  # noqa: PLW0603 - one per warm Lambda, built on the first scheduled event
+    if _expiry is None:
+        settings = CompactorSettings.from_env()
+        _expiry = (
+            S3ObjectStore(settings.lake_bucket, clients.s3()),
+            DynamoRegistry(settings.datasources_table, clients.dynamodb()),
+        )
+    return _expiry
+
+
+def _report_expiry(done: Expired) -> None:
+    # ExpiryRuns: alarmed when missing for a day (the schedule stopped); ExpiryFailures: alarmed.
+    metrics.add_metric(name="ExpiryRuns", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="ExpiredPartitions", unit=MetricUnit.Count, value=len(done.deleted))
+    metrics.add_metric(name="ExpiryRewrittenFiles", unit=MetricUnit.Count, value=len(done.rewritten))
+    if done.errors:
+        metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=len(done.errors))
+        logger.warning("ttl expiry failed", extra={"reasons": done.errors[:50], "failures": len(done.errors)})
+    logger.info(
+        "ttl expiry ran",
+        extra={
+            "deleted": done.deleted[:200],
+            "rewritten": done.rewritten[:200],
+            "failures": len(done.errors),
+        },
+    )
+
+
+def expire_everything() -> dict[str, Any]:
+    """The scheduled run: every data source of every workspace has its TTL applied, row by row."""
+    store, registry = _expiry_service()
+    done = expire_all(store, registry, datetime.now(UTC))
+    _report_expiry(done)
+    return {"expired": len(done.deleted), "rewritten": len(done.rewritten), "failures": len(done.errors)}
 
 
 def keys_of(event: dict[str, Any], bucket: str) -> list[str]:
@@ -77,7 +125,7 @@ def _report(outcome: Outcome) -> None:
             "catalog not updated", extra={"key": outcome.source_key, "reason": outcome.catalog_error}
         )
     if outcome.expiry_error:
-        # The rows are landed; expiry runs again with the next object of these data sources.
+        # The rows are landed; expiry runs again at the next scheduled run or object of these data sources.
         metrics.add_metric(name="ExpiryFailures", unit=MetricUnit.Count, value=1)
         logger.warning("ttl expiry failed", extra={"key": outcome.source_key, "reason": outcome.expiry_error})
     if outcome.set_aside:
@@ -117,6 +165,8 @@ def _report(outcome: Outcome) -> None:
 # clear_state: keys a previous event appended never leak into this one's lines.
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("detail-type") == SCHEDULED:
+        return expire_everything()
     bucket, compactor = _service()
     outcomes = []
     for key in keys_of(event, bucket):

@@ -12,8 +12,8 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from lakegate_local import aws, moto_memo, moto_transactions
-from lakegate_local.compactor_loop import CompactorLoop
+from lakegate_local import aws, cfn_yaml, moto_memo, moto_transactions
+from lakegate_local.compactor_loop import CompactorLoop, rate_seconds
 from lakegate_local.instances import InstancePool
 from lakegate_local.intrinsics import TemplateError
 from lakegate_local.routing import Router
@@ -63,6 +63,14 @@ def _interval() -> float:
     if value <= 0:
         raise SystemExit(f"COMPACT_INTERVAL_SECONDS must be positive, got {raw!r}")
     return value
+
+
+def _expiry_period(template: Path) -> float:
+    """How often the TTL runs: template.yaml's ExpirySchedule, as deployed."""
+    rule = cfn_yaml.load(template)["Resources"].get("ExpirySchedule")
+    if rule is None:
+        raise SystemExit(f"{template}: no ExpirySchedule rule, the local server runs TTL expiry as it says")
+    return rate_seconds(rule["Properties"]["ScheduleExpression"])
 
 
 def _banner(
@@ -146,7 +154,7 @@ def main() -> int:
     if not lake_bucket or not glue_database:
         print(f"template.yaml: {COMPACTOR} must set LAKE_BUCKET and GLUE_DATABASE", file=sys.stderr)
         return 1
-    interval, instances = _interval(), _instances()
+    interval, instances, expire_every = _interval(), _instances(), _expiry_period(template)
     lake_dir = Path(os.environ.get("LAKE_DIR") or REPO / "lake").resolve()
 
     aws_port, api_port = _port("AWS_ENDPOINT_PORT", AWS_PORT), _port("PORT", 8000)
@@ -177,6 +185,7 @@ def main() -> int:
             lake_dir,
             sys.stderr,
             objects=local_aws.objects(lake_bucket),
+            expire_every=expire_every,
         )
         # Started once the environment is set: each instance's process inherits it.
         pool = InstancePool(stack.function, instances)

@@ -11,13 +11,20 @@ gets the event for that object, and the object is deleted once it has landed. A 
 object hands over that object itself. The mirror (default `./lake/`, `LAKE_DIR` to move it) holds
 `datasources/<workspace>/<name>/<partition>/part-*.parquet` and `errors/` exactly as the bucket does, so DuckDB,
 pandas or pyarrow can read the lake without an AWS client.
+
+It stands in for the TTL schedule too (template.yaml's `ExpirySchedule`): with `expire_every`, the handler
+gets EventBridge's scheduled event on the first round and then once per that many seconds, so a data
+source that receives no rows still loses the rows past its TTL, here as deployed.
 """
 
 from __future__ import annotations
 
+import re
 import threading
+import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
@@ -51,6 +58,32 @@ def object_created(bucket: str, key: str) -> dict[str, Any]:
     }
 
 
+def scheduled_event(
+    rule_arn: str = "arn:aws:events:local:000000000000:rule/ExpirySchedule",
+) -> dict[str, Any]:
+    """What an EventBridge schedule rule sends its target (no Input configured): the TTL run."""
+    return {
+        "version": "0",
+        "id": "local-expiry",
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "resources": [rule_arn],
+        "detail": {},
+    }
+
+
+_RATE = re.compile(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def rate_seconds(expression: str) -> float:
+    """The period of an EventBridge `rate(N unit)` schedule expression, in seconds."""
+    m = _RATE.fullmatch(expression.strip())
+    if m is None:
+        raise ValueError(f"not a rate(...) schedule expression: {expression!r}")
+    return int(m.group(1)) * _UNIT_SECONDS[m.group(2).rstrip("s")]
+
+
 class CompactorLoop:
     """Compacts each raw object once, in the order they arrived, and keeps the disk mirror in step."""
 
@@ -62,11 +95,13 @@ class CompactorLoop:
         mirror: Path | None,
         log: TextIO,
         objects: Objects | None = None,
+        expire_every: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`objects` lists and reads the bucket's raw objects and what the mirror copies (default:
         through `s3`). Through the S3 API a listing costs the server's process ~0.5 ms a key (XML both
         ways, a timestamp parsed a key), each round, for every object of the run so far: the local
-        server reads its own moto directly."""
+        server reads its own moto directly. `expire_every`: seconds between TTL runs (None: none)."""
         self._function = function
         self._s3 = s3
         self._objects = objects or S3Objects(s3, bucket)
@@ -78,6 +113,9 @@ class CompactorLoop:
         # Raw objects to compact together, the first batch the one being tried (`_tries` times so far).
         self._batches: deque[list[str]] = deque()
         self._tries = 0
+        self._expire_every = expire_every
+        self._clock = clock
+        self._next_expiry = clock()
 
     def run_once(self) -> int:
         """Compact the raw objects not seen yet, then mirror; how many raw objects were compacted."""
@@ -91,6 +129,8 @@ class CompactorLoop:
             if landed is None:
                 break  # failed: the same batch again next round
             compacted += landed
+        if self._expire_every is not None and self._clock() >= self._next_expiry:
+            self._expire(self._expire_every)
         if self._mirror is not None:
             sync(self._objects, self._mirror, MIRRORED_PREFIXES, self._mirrored)
         return compacted
@@ -127,6 +167,14 @@ class CompactorLoop:
         self._batches.popleft()
         self._tries = 0
         return landed
+
+    def _expire(self, every: float) -> None:
+        """The scheduled TTL run; a failure is logged and waits for the next period, as in AWS."""
+        self._next_expiry = self._clock() + every
+        try:
+            self._function.invoke(scheduled_event())
+        except Exception:  # noqa: BLE001 - as Lambda: the run failed, the loop goes on
+            self._write(f"ttl expiry failed:\n{traceback.format_exc()}")
 
     def _join(self, keys: list[str]) -> str:
         """The raw objects' bytes, concatenated as Firehose concatenates records, as one object under

@@ -34,6 +34,7 @@ def prepare_compactor(lake: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     clients.s3.cache_clear()
     clients.glue.cache_clear()
     monkeypatch.setattr(compactor_app, "_compactor", None)
+    monkeypatch.setattr(compactor_app, "_expiry", None)
 
 
 Compact = Callable[[str], dict[str, Any]]

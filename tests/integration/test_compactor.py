@@ -295,23 +295,27 @@ def test_a_catalog_that_cannot_be_written_is_an_error_value(lake: Lake) -> None:
 def test_partitions_past_the_ttl_are_deleted_from_s3_when_the_data_source_lands(
     lake: Lake, compact: Compact
 ) -> None:
-    # Given a data source with a one-day TTL, and 1,005 files of a partition a week old (two S3 pages)
-    ttl = dataclasses.replace(TYPED, name="ttl", ttl="ts + toIntervalDay(1)")
+    # Given a data source partitioned by its TTL column, with a one-day TTL, and 1,005 files of a
+    # partition a week old (two S3 pages): its folder's name proves every row in it past
+    ttl = dataclasses.replace(TYPED, name="ttl", ttl="ts + toIntervalDay(1)", partition_key="toDate(ts)")
     DynamoRegistry(lake.env["DATASOURCES_TABLE"], lake.ddb).create("ws1", ttl)
     week_ago = (datetime.now(UTC) - timedelta(days=7)).strftime("%Y-%m-%d")
-    old = [f"datasources/ws1/ttl/date={week_ago}/hour=03/part-{i:04d}.parquet" for i in range(1005)]
+    old = [f"datasources/ws1/ttl/day={week_ago}/part-{i:04d}.parquet" for i in range(1005)]
     for key in old:
         lake.s3.put_object(Bucket=lake.bucket, Key=key, Body=b"x")
 
     # When new rows of it land
-    row = b'{"ts":"2026-11-23 10:00:00","city":"Madrid","n":1,"a":{"price":1}}'
+    row = (
+        b'{"ts":"%s","city":"Madrid","n":1,"a":{"price":1}}'
+        % f"{datetime.now(UTC):%Y-%m-%d %H:%M:%S}".encode()
+    )
     assert lake.post(row, "name=ttl")["statusCode"] == 202
     (key,) = raw_keys(lake)
     assert compact(key)["rows"] == 1
 
     # Then the expired partition is gone and the new one stays
     left = list(landed(lake))
-    assert left and all(k.startswith("datasources/ws1/ttl/date=") and week_ago not in k for k in left)
+    assert left and all(k.startswith("datasources/ws1/ttl/day=") and week_ago not in k for k in left)
 
 
 def test_zstd_compressed_records_land_like_any_other(lake: Lake, compact: Compact) -> None:

@@ -141,3 +141,10 @@ def test_engine_settings_the_compactor_cannot_apply_are_refused(
 def test_partition_keys_lakegate_writes_folders_for(partition: str) -> None:
     ds = definition("events", "`ts` DateTime64(9), `day` Date32", "ts", partition)
     assert ds.partition_key == partition
+
+
+@pytest.mark.parametrize("key", ["d", "toDate(d)", "toYYYYMM(d)", "toYear(d)"])
+def test_a_partition_key_on_a_nullable_column_is_refused(key: str) -> None:
+    with pytest.raises(InvalidRequest, match="uses the Nullable column 'd'"):
+        definition("n", "`d` Nullable(DateTime) `json:$.d`", partition_key=key)
+    assert definition("n", "`d` DateTime `json:$.d`", partition_key=key).partition_key == key

@@ -27,7 +27,7 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 PURE = sorted(m for m in MODULES if not (m == "lakegate.aws" or m.startswith("lakegate.aws.")))
 # The ingest side and what it shares with the lake: the ingest function ships without pyarrow.
-ARROW = ("compactor", "parquet", "arrow_types", "quarantine", "landing", "replay")
+ARROW = ("compactor", "parquet", "arrow_types", "quarantine", "landing", "replay", "expiry")
 NO_ARROW = sorted(m for m in PURE if not (m.startswith("lakegate.lake.") and m.split(".")[-1] in ARROW))
 
 _PROBE = """

@@ -14,6 +14,7 @@ AWS makes with the function's role).
 from __future__ import annotations
 
 import gzip
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +50,9 @@ HANDLERS = {
 NOT_ON_ITS_PATH = {
     ("CompactorFunction", "dynamodb:Query"): (
         "DynamoRegistry.list serves the ingest's GET /v0/datasources; the compactor reads data sources by key"
+    ),
+    ("IngestFunction", "dynamodb:Scan"): (
+        "DynamoRegistry.every serves the compactor's scheduled TTL run; the ingest reads data sources by key"
     ),
 }
 # Granted, but not called on the run: (function, statement Sid, action) -> why. A failure path must still
@@ -98,6 +102,7 @@ class Switch:
         cold_start(self.monkeypatch, self.stack.function_environment(function))
         self.monkeypatch.setattr(app, "_app", None)
         self.monkeypatch.setattr(compactor_app, "_compactor", None)
+        self.monkeypatch.setattr(compactor_app, "_expiry", None)
         recorder = Recorder(self.calls[function])
         recorder.attach(clients._session())
 
@@ -161,6 +166,24 @@ def _compact(s3: Any, bucket: str, done: set[str]) -> None:
         done.add(key)
 
 
+def _parquet_of_year_2000() -> bytes:
+    """A landed file of iam_ttl whose only row is long past its TTL."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(pa.table({"ts": pa.array([0], pa.timestamp("s", "UTC"))}), sink)
+    return sink.getvalue()
+
+
+def _expire_on_schedule() -> None:
+    """The scheduled TTL run (ExpirySchedule): every data source listed, files judged by their footers."""
+    import compactor_app
+
+    event = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+    assert compactor_app.lambda_handler(event, fake_context("CompactorFunction"))["failures"] == 0
+
+
 @pytest.fixture(scope="module")
 def run(stack: Deployed) -> Iterator[Run]:
     import app
@@ -187,9 +210,10 @@ def run(stack: Deployed) -> Iterator[Run]:
         switch.to("IngestFunction")
         _ingest(lake)
         s3.put_object(Bucket=bucket, Key=UNREADABLE, Body=gzip.compress(b"hello\n"))
-        s3.put_object(Bucket=bucket, Key=EXPIRED, Body=b"")
+        s3.put_object(Bucket=bucket, Key=EXPIRED, Body=_parquet_of_year_2000())
         switch.to("CompactorFunction")
         _compact(s3, bucket, done)
+        _expire_on_schedule()
         assert s3.list_objects_v2(Bucket=bucket, Prefix="errors/")["KeyCount"] == 1
         assert s3.list_objects_v2(Bucket=bucket, Prefix=EXPIRED)["KeyCount"] == 0
         assert s3.list_objects_v2(Bucket=bucket, Prefix="datasources/ws1/iam_ds_quarantine/")["KeyCount"] >= 1

@@ -234,3 +234,51 @@ def test_a_backlog_is_compacted_in_objects_no_bigger_than_firehose_s(
 
     assert len(handler.events) == 3  # 2 + 2 + 1
     assert _cities(tmp_path / "datasources") == ["Chicago"] * 5
+
+
+def test_the_loop_runs_the_ttl_schedule_on_its_first_round_then_once_a_period(
+    lake: Lake, handler: Handler, tmp_path: Path
+) -> None:
+    from lakegate.aws.registry import DynamoRegistry
+    from lakegate.schema import Column, DataSource
+
+    # A data source whose rows are all past a one-day TTL on their own column, landed while no TTL ran.
+    ds = DataSource("old", (Column("ts", "DateTime", "$.ts"),), ttl="ts + toIntervalDay(1)")
+    DynamoRegistry(lake.env["DATASOURCES_TABLE"], lake.ddb).create("ws1", ds)
+    now = [0.0]
+    loop = CompactorLoop(
+        handler, lake.s3, lake.bucket, tmp_path, io.StringIO(), expire_every=43200, clock=lambda: now[0]
+    )
+    lake.post(b'{"ts": "2020-04-05 00:05:38"}', "name=old")
+    landing = CompactorLoop(handler, lake.s3, lake.bucket, None, io.StringIO())
+    assert landing.run_once() == 1 and list(_keys(lake, "datasources/"))
+
+    loop.run_once()  # the first round: the schedule's run, and the mirror follows the bucket
+
+    assert [e["detail-type"] for e in handler.events] == [
+        "Object Created",
+        "Object Created",
+        "Scheduled Event",
+    ]
+    assert _keys(lake, "datasources/") == [] and not list(tmp_path.rglob("*.parquet"))
+    loop.run_once()
+    now[0] = 43199.0
+    loop.run_once()
+    assert [e["detail-type"] for e in handler.events].count("Scheduled Event") == 1
+    now[0] = 43200.0
+    loop.run_once()
+    assert [e["detail-type"] for e in handler.events].count("Scheduled Event") == 2
+
+
+def test_the_local_ttl_period_is_the_template_s_schedule() -> None:
+    from lakegate_local.__main__ import _expiry_period
+    from lakegate_local.compactor_loop import rate_seconds
+
+    assert _expiry_period(ROOT / "template.yaml") == 43200
+    assert [rate_seconds(e) for e in ("rate(1 day)", "rate(5 minutes)", "rate(2 hours)")] == [
+        86400,
+        300,
+        7200,
+    ]
+    with pytest.raises(ValueError, match="not a rate"):
+        rate_seconds("cron(0 12 * * ? *)")

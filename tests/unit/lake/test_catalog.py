@@ -129,9 +129,15 @@ def test_a_table_partitioned_by_its_own_date_column(key: str, folder: str, colum
         == f"s3://lake/datasources/ws1/e/{folder}=${{{column}}}"
     )
     assert table["Parameters"][f"projection.{column}.format"] == fmt
-    # Its own dates may be older than the deployment: they are projected from 2000 whatever the start.
+    # Its own dates may be older than the deployment or in the future: the whole DateTime range is projected,
+    # a day beyond each end for a zone's local date, whatever the start.
     started = table_input("ws1", ds, "lake", projection_start="2026-12-01")["Parameters"]
-    assert started[f"projection.{column}.range"].startswith("2000")
+    first, last = {
+        "day": ("1969-12-31", "2106-02-08"),
+        "month": ("196912", "210602"),
+        "year": ("1969", "2106"),
+    }[folder]
+    assert started[f"projection.{column}.range"] == f"{first},{last}"
     # Its quarantine still lands by ingestion time.
     assert [k["Name"] for k in table_input("ws1", ds, "lake", True)["PartitionKeys"]] == [
         "ingestion_date",

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from lakegate.column_types import UnknownType, parse_type
 from lakegate.defaults import BadDefault, parse_default
 from lakegate.errors import InvalidRequest
-from lakegate.lake.layout import partition_key_applies
+from lakegate.lake.layout import partition_column, partition_key_applies
 from lakegate.names import INSERTION_DATE, PARTITION_COLUMNS, RESERVED_PREFIX, reserved
 from lakegate.schema import NAME_RE, Column, DataSource, format_jsonpath, parse_jsonpath, validate_name
 from lakegate.times import zone_exists
@@ -142,4 +142,12 @@ def _check_engine(ds: DataSource) -> None:
         raise InvalidRequest(
             f"Unsupported engine_partition_key '{ds.partition_key[:200]}': use none, or col, toDate(col), "
             "toYYYYMM(col) or toYear(col) of a Date or DateTime column that is not an Array"
+        )
+    scheme = partition_column(ds)
+    if scheme is not None and columns[scheme[1]].parsed_type.nullable:
+        # A null has no folder Athena's partition projection reads (`__HIVE_DEFAULT_PARTITION__`), and
+        # ClickHouse refuses a nullable partition key too (allow_nullable_key is off by default).
+        raise InvalidRequest(
+            f"engine_partition_key '{ds.partition_key[:200]}' uses the Nullable column '{scheme[1]}': "
+            "partition by a column that is never null (drop Nullable, or give it a DEFAULT)"
         )

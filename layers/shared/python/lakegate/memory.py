@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from lakegate.ingest.registry import Registry
     from lakegate.ingest.tokens import TokenStore
     from lakegate.lake.evolution import SchemaStore
+    from lakegate.lake.expiry import AllSources
     from lakegate.lake.objects import ObjectStore
     from lakegate.lake.records import RecordStore
     from lakegate.lake.replay import ReplayStore
@@ -60,6 +61,9 @@ class MemoryRegistry:
 
     def list(self, workspace: str) -> list[DataSource]:
         return [ds for (ws, _), ds in sorted(self.items.items()) if ws == workspace]
+
+    def every(self) -> Sequence[tuple[str, DataSource]]:
+        return [(ws, ds) for (ws, _), ds in sorted(self.items.items())]
 
     def evolve(self, workspace: str, ds: DataSource) -> DataSource:
         """Like the real one: stored only over version `ds.version - 1`."""
@@ -180,23 +184,27 @@ class MemoryObjectStore:
         rests = (k[len(prefix) :] for k in self.objects if k.startswith(prefix))
         return sorted({prefix + r.split("/", 1)[0] + "/" for r in rests if "/" in r})
 
-    def keys(self, prefix: str) -> list[str]:
-        return sorted(k for k in self.objects if k.startswith(prefix))
-
-    def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
-
     def delete_prefix(self, prefix: str) -> int:
         gone = [k for k in self.objects if k.startswith(prefix)]
         for k in gone:
             del self.objects[k]
         return len(gone)
 
+    def keys(self, prefix: str) -> list[str]:
+        return sorted(k for k in self.objects if k.startswith(prefix))
+
+    def tail(self, key: str, size: int) -> bytes:
+        return self.objects[key][-size:]
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
 
 if TYPE_CHECKING:
     _tokens: TokenStore = MemoryTokenStore()
     _registry: Registry = MemoryRegistry()
     _schemas: SchemaStore = MemoryRegistry()
+    _sources: AllSources = MemoryRegistry()
     _refs: RefStore = MemoryRefStore()
     _records: RecordStore = MemoryRefStore()
     _limiter: RateLimiter = MemoryRateLimiter()

@@ -1,12 +1,11 @@
 """TTL: a data source's `engine_ttl` as Tinybird writes it. Pure: the ingest checks definitions with it;
-`lake.expiry` applies it to the lake (with the partition spans of `lake.layout`).
+`lake.expiry` applies it to the lake.
 
-The compactor applies it to whole partitions (S3 lifecycle rules expire objects by age and prefix,
-which cannot follow a column or a per-data-source setting without rewriting the bucket's rules). A
-partition is deleted once its newest possible time is older than now minus the interval: never
-early. With ingestion-time partitions the interval counts from ingestion, so a row whose TTL column
-is older than its arrival stays until its ingestion hour expires. Months and years count as 31 and
-366 days, so they too never expire early.
+A row expires once its own TTL column plus the interval is past, and no row earlier: months and years
+count as 31 and 366 days, so they never expire early. The compactor applies it (S3 lifecycle rules
+expire objects by age and prefix, which cannot follow a column or a per-data-source setting), deleting
+whole partition folders only where the partition is the TTL column itself and rewriting files whose rows
+mix past and live (see `lake.expiry`).
 """
 
 from __future__ import annotations

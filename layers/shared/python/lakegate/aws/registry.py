@@ -11,7 +11,7 @@ condition that it does not exist: no race can store two names that Glue would lo
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -172,6 +172,22 @@ class DynamoRegistry:
             raise translate(e, "data source listing") from e
         found = (datasource_of(i) for i in items)
         return sorted((ds for ds in found if ds is not None), key=lambda d: d.name)
+
+    def every(self) -> Sequence[tuple[str, DataSource]]:
+        """Every data source of every workspace (lakegate.lake.expiry.AllSources): a Scan, for the
+        scheduled TTL run; the table holds one small item per data source and two index items."""
+        pages = self._client.get_paginator("scan").paginate(
+            TableName=self._table,
+            ProjectionExpression="workspace_id, #s",
+            ExpressionAttributeNames={"#s": "schema"},
+            ConsistentRead=True,
+        )
+        try:
+            items = [item for page in pages for item in page.get("Items", [])]
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, "data source scan") from e
+        found = ((i["workspace_id"]["S"], datasource_of(i)) for i in items)
+        return sorted(((ws, ds) for ws, ds in found if ds is not None), key=lambda p: (p[0], p[1].name))
 
     def evolve(self, workspace: str, ds: DataSource) -> DataSource:
         """Store `ds` (version N + 1) only over version N; return whichever is stored, so racing

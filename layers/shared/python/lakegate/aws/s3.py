@@ -87,3 +87,11 @@ class S3ObjectStore:
         except (ClientError, BotoCoreError) as e:
             raise translate(e, f"S3 DeleteObjects {prefix}") from e
         return deleted
+
+    def tail(self, key: str, size: int) -> bytes:
+        try:
+            return self._client.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=-{size}")[
+                "Body"
+            ].read()
+        except (ClientError, BotoCoreError) as e:
+            raise translate(e, f"S3 GetObject {key}") from e

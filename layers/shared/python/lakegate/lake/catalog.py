@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
+from datetime import date, timedelta
 from typing import Any, Protocol
 
 from lakegate.column_types import ColumnType
@@ -30,6 +32,7 @@ from lakegate.names import (
     LINE,
 )
 from lakegate.schema import DataSource
+from lakegate.times import time_type
 
 VERSION_PARAMETER = "lakegate.schema_version"
 _GLUE_SCALARS = {
@@ -76,11 +79,39 @@ _PROJECTIONS = {
 _BY_COLUMN = {
     fn: (label, FOLDER_COLUMNS[label], _PROJECTIONS[fn]) for fn, (label, _) in COLUMN_FOLDERS.items()
 }
-# Projected dates run from here to now: Athena enumerates only what a query's filter keeps, and all of it
-# for a query without one. Ingestion dates start with the deployment (`projection_start`, a template
-# parameter); a data source's own date columns may hold older dates, so they start in 2000.
-_FIRST_DATE = {"yyyy-MM-dd": "2000-01-01", "yyyyMM": "200001", "yyyy": "2000"}
-FIRST_DATE = _FIRST_DATE["yyyy-MM-dd"]
+# Every folder the compactor writes must be in its table's projection, or Athena never reads its rows.
+# Ingestion dates run from the deployment's first day (`projection_start`, a template parameter; GlueCatalog
+# lowers it to cover every raw object the compactor may still land) to now. A data source's own date
+# column runs over its whole type (Date 1970-2149, DateTime 1970-2106, Date32 and DateTime64 1900-2299):
+# it may hold old and future dates alike. A day more at each end covers a zone's local date. Athena
+# enumerates only what a query's filter on the partition column keeps, and all of it for a query without.
+FIRST_DATE = "2000-01-01"
+_EPOCH = date(1970, 1, 1)
+_STRFTIME = {"yyyy-MM-dd": "%Y-%m-%d", "yyyyMM": "%Y%m", "yyyy": "%Y"}
+
+
+def column_range(t: ColumnType, fmt: str) -> str:
+    """The projection range (`first,last` in `fmt`) of every folder a partition on a column of type `t`
+    can get: the type's first and last values, a day beyond each for its zone's local date."""
+    span = time_type(t.base, t.precision, t.zone)
+    per_day = 1 if t.base in ("Date", "Date32") else span.per_second * 86400
+    first = _EPOCH + timedelta(days=span.low // per_day - 1)
+    last = _EPOCH + timedelta(days=span.high // per_day + 1)
+    return f"{first.strftime(_STRFTIME[fmt])},{last.strftime(_STRFTIME[fmt])}"
+
+
+def keep_earlier_starts(new: Mapping[str, str], current: Mapping[str, str]) -> dict[str, str]:
+    """`new`'s table parameters, each date projection starting no later than it does in `current`: a
+    table update never hides a folder the older range covered."""
+    merged = dict(new)
+    for key, value in new.items():
+        old = current.get(key)
+        if key.endswith(".range") and old and new.get(key[: -len("range")] + "type") == "date":
+            first, _, last = value.partition(",")
+            old_first = old.partition(",")[0]
+            if len(old_first) == len(first) and old_first < first:  # same format: text order is time order
+                merged[key] = f"{old_first},{last}"
+    return merged
 
 
 def glue_type(t: ColumnType) -> str:
@@ -150,12 +181,17 @@ def table_input(
         + "/".join(f"{folder}=${{{column}}}" for folder, column, _ in _partitions(ds, quarantine)),
     }
     partitions = _partitions(ds, quarantine)
+    scheme = None if quarantine else partition_column(ds)
     for _, column, projection in partitions:
         for key, value in projection.items():
             parameters[f"projection.{column}.{key}"] = value
-        if projection["type"] == "date":
-            first = projection_start if partitions is _INGESTION else _FIRST_DATE[projection["format"]]
-            parameters[f"projection.{column}.range"] = f"{first},NOW"
+        if projection["type"] != "date":
+            continue
+        if scheme is None:
+            parameters[f"projection.{column}.range"] = f"{projection_start},NOW"
+        else:
+            own = next(c for c in ds.columns if c.name == scheme[1])
+            parameters[f"projection.{column}.range"] = column_range(own.parsed_type, projection["format"])
     return {
         "Name": table_name(workspace, name),
         "TableType": "EXTERNAL_TABLE",

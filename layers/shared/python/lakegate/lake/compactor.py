@@ -25,15 +25,14 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakegate.dedup import RefStore
-from lakegate.errors import InvalidRequest, StoreRefused, StoreUnavailable
+from lakegate.errors import StoreRefused, StoreUnavailable
 from lakegate.framing import RecordBody
 from lakegate.lake.evolution import SchemaStore
-from lakegate.lake.expiry import expire
+from lakegate.lake.expiry import Expired, expire_datasource
 from lakegate.lake.landing import Prepared, prepare, quarantine_of, unknown_source
 from lakegate.lake.layout import (
     PARQUET_CONTENT_TYPE,
     error_key,
-    folder,
     ingestion_partition,
     part_key,
     quarantine_name,
@@ -42,7 +41,6 @@ from lakegate.lake.objects import ObjectStore
 from lakegate.lake.parquet import to_parquet
 from lakegate.lake.raw import Chunk, QuarantineEntry, UnreadableObject, chunks, read_raw
 from lakegate.lake.records import Claimer, RecordStore, owner_of
-from lakegate.retention import parse_ttl
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
@@ -319,25 +317,12 @@ class Compactor:
         return "; ".join(errors)
 
     def _expire(self, landed: dict[tuple[str, str], DataSource]) -> tuple[list[str], str]:
-        """TTL, applied while the compactor is here: the data source's partitions past it go, and its
-        quarantine's by ingestion time, each in its own workspace's folder (another's TTL never reaches it). A failure never holds rows back: the next object retries it."""
+        """TTL, applied while the compactor is here: the data source's partition folders whose names prove
+        every row past go, and its quarantine's by ingestion time, each in its own workspace's folder
+        (another's TTL never reaches it; rows are judged one by one by the scheduled run,
+        `lake.expiry.expire_all`). A failure never holds rows back."""
         now = datetime.fromtimestamp(self._clock(), UTC)
-        expired: list[str] = []
-        errors: list[str] = []
+        done = Expired()
         for (workspace, _), ds in landed.items():
-            try:
-                ttl = parse_ttl(ds.ttl, ds)
-            except InvalidRequest as e:  # stored before definitions were checked: say so, land anyway
-                errors.append(f"{workspace}/{ds.name}: {e.message}")
-                continue
-            if ttl is None:
-                continue
-            for name in (ds.name, quarantine_name(ds.name)):
-                try:
-                    expired += expire(self._store, folder(workspace, name), ttl, now)
-                except (
-                    StoreUnavailable,
-                    StoreRefused,
-                ) as e:  # the rows are landed: report it, the next object retries
-                    errors.append(f"{workspace}/{name}: {e}")
-        return expired, "; ".join(errors)
+            done += expire_datasource(self._store, workspace, ds, now, rows=False)
+        return done.deleted, "; ".join(done.errors)

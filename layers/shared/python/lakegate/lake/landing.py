@@ -248,9 +248,9 @@ def _partitions(
         folder = folders.get(d)
         if folder is None:
             try:
-                folder = column_partition(
-                    function, None if d is None else date.fromordinal(_EPOCH_ORDINAL + d)
-                )
+                if d is None:  # only under definitions stored before Nullable partition keys were refused
+                    raise ValueError("a null has no partition Athena's projection reads")
+                folder = column_partition(function, date.fromordinal(_EPOCH_ORDINAL + d))
             except (ValueError, OverflowError) as e:
                 folder = e
             folders[d] = folder

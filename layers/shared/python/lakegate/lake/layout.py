@@ -162,22 +162,30 @@ def partition_values(relative: str) -> dict[str, str | None] | None:
     return values
 
 
-def partition_end(folder_name: str) -> datetime | None:
+def partition_span(folder_name: str) -> tuple[datetime, datetime] | None:
     """When the span of a first-level partition folder (`date=2026-11-23`, `day=...`, `month=202611`,
-    `year=2026`) ends; None for a folder that holds no time (nulls, or a name lakegate did not write)."""
+    `year=2026`) starts and ends (UTC days); None for a folder that holds no time (nulls, or a name
+    lakegate did not write)."""
     m = _FOLDER.fullmatch(folder_name.strip("/"))
     if m is None:
         return None
     key, value = m.group("key"), m.group("value")
     try:
         if key in ("date", "day"):
-            return datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC) + timedelta(days=1)
+            start = datetime.strptime(value, "%Y-%m-%d").replace(tzinfo=UTC)
+            return start, start + timedelta(days=1)
         if key == "month":
             start = datetime.strptime(value, "%Y%m").replace(tzinfo=UTC)
-            return start + timedelta(days=monthrange(start.year, start.month)[1])
-        return datetime(int(value) + 1, 1, 1, tzinfo=UTC)
+            return start, start + timedelta(days=monthrange(start.year, start.month)[1])
+        return datetime(int(value), 1, 1, tzinfo=UTC), datetime(int(value) + 1, 1, 1, tzinfo=UTC)
     except ValueError:
         return None
+
+
+def partition_end(folder_name: str) -> datetime | None:
+    """When the span of a first-level partition folder ends (`partition_span`)."""
+    span = partition_span(folder_name)
+    return None if span is None else span[1]
 
 
 def hour_end(day_end: datetime, folder_name: str) -> datetime | None:

@@ -22,3 +22,16 @@ class ObjectStore(Protocol):
     def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix`; how many there were."""
         ...
+
+    def keys(self, prefix: str) -> list[str]:
+        """Every object's key under `prefix`, in key order."""
+        ...
+
+    def tail(self, key: str, size: int) -> bytes:
+        """The last `size` bytes of an object (all of it when it is smaller): a Parquet footer, read
+        without the rows."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Delete one object (nothing happens when it is not there)."""
+        ...
