@@ -76,6 +76,7 @@ def describe(ds: DataSource) -> dict[str, Any]:
         "dedup_window_seconds": ds.dedup_window_seconds,
         "rate_limit": ds.rate_limit,
         "exactly_once": ds.exactly_once or bool(ds.effective_dedup_key),
+        "schema_evolution": ds.schema_evolution,
         "quarantine": ds.name + QUARANTINE_SUFFIX,
     }
 
@@ -164,6 +165,8 @@ def defined(params: Mapping[str, str]) -> DataSource:
         dedup_key=dedup_key,
         dedup_window_seconds=_window(params.get("dedup_window_seconds", "")),
         exactly_once=_flag("exactly_once", params.get("exactly_once", "")),
+        # A defined schema is kept as defined (Tinybird's jsonpaths do not read other fields): opt-in.
+        schema_evolution=_flag("schema_evolution", params.get("schema_evolution", "")),
     )
 
 
