@@ -69,11 +69,11 @@ class Evolved:
 
 
 def new_columns(
-    ds: DataSource, rows: Sequence[Mapping[str, Any]], max_columns: int = MAX_COLUMNS
+    ds: DataSource, rows: Sequence[Mapping[str, Any]]
 ) -> tuple[tuple[Column, ...], tuple[Column, ...]]:
     """Columns for the fields of `rows` that no column of `ds` reads, inferred as for a new data source
     and made Nullable (older rows have no value), in the order the rows first hold them: those that fit
-    under `max_columns`, and those past it. A field inside or around a known path is not new."""
+    under MAX_COLUMNS, and those past it. A field inside or around a known path is not new."""
     candidates = _candidates(ds, rows)
     if not candidates:
         return (), ()
@@ -91,7 +91,7 @@ def new_columns(
         name = free_name(col.name, names)
         names.add(name)
         added.append(Column(name, str(t if t.array else replace(t, nullable=True)), col.jsonpath))
-    room = max(0, max_columns - len(ds.columns))
+    room = max(0, MAX_COLUMNS - len(ds.columns))
     return tuple(added[:room]), tuple(added[room:])
 
 
