@@ -1,0 +1,160 @@
+"""Schemas grow only where they may, and never drop a value unseen (issues 12 §2, 14 §3), through the real
+ingest handler and the real compactor on moto, read back from the Parquet in S3: a defined data source keeps
+its columns (what it does not read is counted in the compactor's log line and metric), unless its definition
+opts in; an inferred one at its column cap adds what fits and quarantines the rows holding the rest; a value
+at a path that columns only read inside of is quarantined with its reason, at ingest or at landing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import orjson
+import pytest
+
+from lakegate.config import Limits
+from lakegate.names import ERROR, LINE
+from tests.integration.compactor_env import Compact, landed, raw_keys, rows_of
+from tests.integration.conftest import Lake, body_of
+
+NAME = "events_test"
+CAP = Limits().max_columns
+MISPLACED = (
+    "value '7345' on $.x fits no column: column 'x_z' reads $.x.z inside it, "
+    "so only an object or null fits there"
+)
+
+
+@pytest.fixture
+def compactor_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """What the compactor's powertools logger writes."""
+    import compactor_app
+
+    buffer = io.StringIO()
+    monkeypatch.setattr(compactor_app.logger.registered_handler, "stream", buffer)
+    yield buffer
+
+
+def _entries(text: str) -> list[dict[str, Any]]:
+    return [orjson.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def define(lake: Lake, **params: str) -> dict[str, Any]:
+    return lake.post(b"", query=urlencode({"name": NAME} | params, quote_via=quote), path="/v0/datasources")
+
+
+def send(lake: Lake, compact: Compact, *rows: dict[str, Any] | bytes) -> dict[str, Any]:
+    """Post the rows as one request and land the raw object it makes; the answer's body."""
+    before = set(raw_keys(lake))
+    resp = lake.post(b"\n".join(r if isinstance(r, bytes) else orjson.dumps(r) for r in rows))
+    assert resp["statusCode"] == 202, resp
+    for key in sorted(set(raw_keys(lake)) - before):
+        compact(key)
+    answer: dict[str, Any] = body_of(resp)
+    return answer
+
+
+def quarantine(lake: Lake) -> list[tuple[dict[str, Any], str]]:
+    tables = landed(lake)
+    return [(orjson.loads(r[LINE]), r[ERROR][0]) for r in rows_of(tables, f"{NAME}_quarantine")]
+
+
+def test_a_defined_schema_keeps_its_columns_and_counts_what_it_does_not_read(
+    lake: Lake, compact: Compact, compactor_logs: io.StringIO, capsys: pytest.CaptureFixture[str]
+) -> None:
+    schema = "`a` Int32 `json:$.a`, `region` Nullable(String) `json:$.geo.region`"
+    assert define(lake, schema=schema)["statusCode"] == 200
+    shown = body_of(lake.post(b"", query="", path=f"/v0/datasources/{NAME}", method="GET"))
+    assert shown["schema_evolution"] is False
+
+    answer = send(
+        lake,
+        compact,
+        {"a": 1, "extra": "x", "geo": {"region": "eu", "city": "Paris"}},
+        {"a": 2, "geo": 7},  # Tinybird's $.geo.region reads nothing here: null, counted
+        {"a": 3, "more": {"deep": [1, 2]}},
+    )
+
+    assert answer == {"successful_rows": 3, "quarantined_rows": 0}
+    stored = lake.datasource(NAME)
+    assert stored is not None and stored["version"] == 1 and stored["schema_evolution"] is False
+    assert [c["name"] for c in stored["columns"]] == ["a", "region"]
+    tables = landed(lake)
+    assert {t.column_names == ["a", "region"] for t in tables.values()} == {True}
+    assert sorted((r["a"], r["region"]) for r in rows_of(tables, NAME)) == [(1, "eu"), (2, None), (3, None)]
+    assert quarantine(lake) == []
+    (line,) = [e for e in _entries(compactor_logs.getvalue()) if e.get("message") == "raw object landed"]
+    assert line["unread_values"] == 4
+    assert sorted(line["unread_fields"]) == sorted(
+        [f"{NAME} $.extra", f"{NAME} $.geo.city", f"{NAME} $.geo", f"{NAME} $.more"]
+    )
+    metrics = [e for e in _entries(capsys.readouterr().out) if "_aws" in e and "UnreadValues" in e]
+    assert metrics and metrics[-1]["UnreadValues"] == [4.0]
+
+
+def test_a_definition_may_opt_in_to_evolution(lake: Lake, compact: Compact) -> None:
+    assert define(lake, schema="`a` Int32", schema_evolution="maybe")["statusCode"] == 400
+    resp = define(lake, schema="`a` Int32", schema_evolution="true")
+    assert body_of(resp)["datasource"]["schema_evolution"] is True
+
+    send(lake, compact, {"a": 1, "temp": 21.5})
+
+    stored = lake.datasource(NAME)
+    assert stored is not None and stored["version"] == 2 and "schema_evolution" not in stored
+    assert stored["columns"][-1] == {"name": "temp", "type": "Nullable(Float64)", "jsonpath": "$.temp"}
+    assert [(r["a"], r["temp"]) for r in rows_of(landed(lake), NAME)] == [(1, 21.5)]
+
+
+def test_an_inferred_source_at_its_cap_adds_what_fits_and_quarantines_the_rest(
+    lake: Lake, compact: Compact, compactor_logs: io.StringIO
+) -> None:
+    send(lake, compact, {"a": 1})  # created by inference: one column
+    wide = {"a": 2} | {f"k{i:03}": i for i in range(CAP)}
+
+    answer = send(lake, compact, {"a": 3, "x": "keep me"}, wide)
+
+    assert answer == {"successful_rows": 2, "quarantined_rows": 0}  # the landing decides, see below
+    stored = lake.datasource(NAME)
+    assert stored is not None and len(stored["columns"]) == CAP
+    names = [c["name"] for c in stored["columns"]]
+    assert names[:3] == ["a", "x", "k000"] and names[-1] == f"k{CAP - 3:03}"  # first seen, first added
+    rows = rows_of(landed(lake), NAME)
+    assert sorted((r["a"], r.get("x")) for r in rows) == [(1, None), (3, "keep me")]
+    ((line, error),) = quarantine(lake)
+    assert line == wide
+    past = [f"$.k{i:03}" for i in (CAP - 2, CAP - 1)]
+    assert error == (
+        f"fields past the column limit: {', '.join(past)} (Data Source '{NAME}' has {CAP} columns, "
+        f"the limit is {CAP}): the row is kept here whole"
+    )
+    (warning,) = [
+        e for e in _entries(compactor_logs.getvalue()) if e.get("message") == "fields past the column limit"
+    ]
+    assert warning["fields"] == [f"{NAME} {p}" for p in past]
+
+
+def test_a_scalar_where_an_object_was_is_quarantined_at_ingest(lake: Lake, compact: Compact) -> None:
+    send(lake, compact, {"x": {"z": 1}}, {"y": 1})  # inferred: x_z Nullable(Int64) reads $.x.z
+
+    answer = send(lake, compact, {"x": 7345}, {"x": {"z": 2}}, {"x": None})
+
+    assert answer == {"successful_rows": 2, "quarantined_rows": 1}
+    assert sorted(r["x_z"] or 0 for r in rows_of(landed(lake), NAME)) == [0, 0, 1, 2]
+    assert quarantine(lake) == [({"x": 7345}, MISPLACED)]
+
+
+def test_a_scalar_where_an_object_was_is_quarantined_at_landing(lake: Lake, compact: Compact) -> None:
+    """The ingest checks against the schema it knows (x unknown there: both rows fit); the landing against
+    the one evolution made of the first."""
+    keys: list[str] = []
+    for row in ({"a": 1}, {"a": 2, "x": {"z": 1}}, {"a": 3, "x": 7345}):
+        assert body_of(lake.post(orjson.dumps(row))) == {"successful_rows": 1, "quarantined_rows": 0}
+        keys += sorted(set(raw_keys(lake)) - set(keys))
+    for key in keys:  # in the order they were sent
+        compact(key)
+
+    rows = rows_of(landed(lake), NAME)
+    assert sorted((r["a"], r.get("x_z")) for r in rows) == [(1, None), (2, 1)]
+    assert quarantine(lake) == [({"a": 3, "x": 7345}, MISPLACED)]
