@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 import orjson
 import pytest
 
+import app
 from lakegate.config import Limits
 from lakegate.names import ERROR, LINE
 from tests.integration.compactor_env import Compact, landed, raw_keys, rows_of
@@ -133,6 +134,28 @@ def test_an_inferred_source_at_its_cap_adds_what_fits_and_quarantines_the_rest(
         e for e in _entries(compactor_logs.getvalue()) if e.get("message") == "fields past the column limit"
     ]
     assert warning["fields"] == [f"{NAME} {p}" for p in past]
+
+
+def test_a_full_schema_answers_which_fields_it_cannot_store(
+    lake: Lake, compact: Compact, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    send(lake, compact, {"a": 1})
+    send(lake, compact, {"a": 2} | {f"k{i:03}": i for i in range(CAP - 1)})  # now exactly at the cap
+    stored = lake.datasource(NAME)
+    assert stored is not None and len(stored["columns"]) == CAP
+    monkeypatch.setattr(app, "_app", None)  # a fresh Lambda: no cached (older) schema
+
+    answer = send(lake, compact, {"a": 3, "k000": 0}, {"a": 4, "late": True, "later": {"z": 1}})
+
+    assert answer == {
+        "successful_rows": 1,
+        "quarantined_rows": 1,
+        "fields_not_stored": ["$.late", "$.later.z"],
+    }
+    assert sorted(r["a"] for r in rows_of(landed(lake), NAME)) == [1, 2, 3]
+    ((line, error),) = quarantine(lake)
+    assert line == {"a": 4, "late": True, "later": {"z": 1}}
+    assert error.startswith("fields past the column limit: $.late, $.later.z (")
 
 
 def test_a_scalar_where_an_object_was_is_quarantined_at_ingest(lake: Lake, compact: Compact) -> None:

@@ -115,6 +115,17 @@ def evolve(store: SchemaStore, workspace: str, ds: DataSource, rows: Sequence[Ma
     raise StoreUnavailable(f"the schema of '{ds.name}' changed {MAX_TRIES} times while adding columns")
 
 
+def full(ds: DataSource) -> bool:
+    """Whether the schema evolves but can take no new column: every new field is past the cap."""
+    return ds.schema_evolution and len(ds.columns) >= MAX_COLUMNS
+
+
+def past_cap(ds: DataSource, rows: Sequence[Mapping[str, Any]]) -> Evolved:
+    """The rows holding a field the schema has no room for, as the landing would find them, without
+    changing the schema (the ingest asks this of a full one: its answer can then name the fields)."""
+    return _past_cap(ds, rows, new_columns(ds, rows)[1])
+
+
 def _past_cap(ds: DataSource, rows: Sequence[Mapping[str, Any]], over: Sequence[Column]) -> Evolved:
     """Each row holding a field in `over` (no column: the schema is full), with the error that says which."""
     if not over:
