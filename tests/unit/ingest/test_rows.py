@@ -259,6 +259,11 @@ def test_validator_kept_schema_reads_no_misplaced_value() -> None:
     )
     assert not compile_validator(evolving).all_fit([{"geo": {"region": "x"}}, {"geo": 7}])
     assert compile_validator(evolving).all_fit([{"geo": {"region": "x"}}, {"geo": None}, {}, {"geo": {}}])
+    blocks = compile_validator(evolving).blocks  # the fast block check never vouches for one either
+    assert blocks is not None and blocks.rows_if_all_fit(b'{"geo": 7}\n') == 0
+    assert blocks.rows_if_all_fit(b'{"geo": {"region": "x"}}\n{"geo": null}\n') == 2
+    checked = parse_and_check(b'{"geo": {"region": "x"}}\n{"geo": 7}\n', compile_validator(evolving), 1000)
+    assert [r.line for r in checked.rejected] == [b'{"geo": 7}'] and len(checked.accepted) == 1
 
 
 def test_validator_nested_jsonpath_nullable_and_deep() -> None:
