@@ -135,9 +135,19 @@ def test_a_defined_schema_is_kept_unless_its_definition_opts_in_to_evolution(tex
     assert ds.schema_evolution is flag
     assert describe(ds)["schema_evolution"] is flag
     assert DataSource.from_dict(orjson.loads(orjson.dumps(ds.to_dict()))) == ds
-    # Another flag under the same name is another definition: a 409, not a silent retry.
-    with pytest.raises(Conflict):
-        api(registry).create(ADMIN, PARAMS | {"schema_evolution": str(not flag).lower()})
+    if flag:  # sent again without the flag: the same definition (see the next test), still evolving
+        assert api(registry).create(ADMIN, PARAMS) == (ds, False)
+    else:  # a kept schema asked to evolve is another definition
+        with pytest.raises(Conflict):
+            api(registry).create(ADMIN, PARAMS | {"schema_evolution": "true"})
+
+
+def test_a_definition_stored_before_the_flag_keeps_evolving_and_its_resend_is_a_retry() -> None:
+    registry = MemoryRegistry()
+    legacy = {k: v for k, v in defined(PARAMS).to_dict().items() if k != "schema_evolution"}
+    stored = registry.create("ws1", DataSource.from_dict(legacy))
+    assert stored.schema_evolution is True
+    assert api(registry).create(ADMIN, PARAMS) == (stored, False)
 
 
 @pytest.mark.parametrize("who", [APPEND, token("DATASOURCE:APPEND:events"), token()])

@@ -197,7 +197,11 @@ class DataSources:
         stored = self.registry.create(token.workspace_id, ds)
         if stored is ds:
             return stored, True
-        if _same_definition(stored, ds):
+        # A definition stored before `schema_evolution` existed reads as evolving: sent again as it was then
+        # (without the flag) it is the same one, and keeps evolving (the answer shows it).
+        if _same_definition(
+            stored, replace(ds, schema_evolution=ds.schema_evolution or stored.schema_evolution)
+        ):
             return stored, False
         raise Conflict(
             f"The Data Source '{ds.name}' already exists with another schema: "
