@@ -94,9 +94,8 @@ def _report(outcome: Outcome) -> None:
         )
     if outcome.past_cap_fields:
         # The rows holding them are in their quarantine with the reason: the schema is at its column cap.
-        metrics.add_metric(
-            name="FieldsPastColumnLimit", unit=MetricUnit.Count, value=len(outcome.past_cap_fields)
-        )
+        fields = len(outcome.past_cap_fields)
+        metrics.add_metric(name="FieldsPastColumnLimit", unit=MetricUnit.Count, value=fields)
         logger.warning(
             "fields past the column limit",
             extra={"key": outcome.source_key, "fields": list(outcome.past_cap_fields)},
