@@ -13,14 +13,21 @@ from urllib.parse import quote, urlencode
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import app
 from lakegate.config import Limits
+from lakegate.lake import evolution
 from lakegate.names import ERROR, LINE
+from lakegate.schema import DataSource
+from tests.evolution_cases import CAP as SMALL_CAP
+from tests.evolution_cases import accounted, objects
 from tests.integration.compactor_env import Compact, landed, raw_keys, rows_of
 from tests.integration.conftest import Lake, body_of
 
 NAME = "events_test"
+_example = 0  # numbers the generated cases' data sources
 CAP = Limits().max_columns
 MISPLACED = (
     "value '7345' on $.x fits no column: column 'x_z' reads $.x.z inside it, "
@@ -181,3 +188,61 @@ def test_a_scalar_where_an_object_was_is_quarantined_at_landing(lake: Lake, comp
     rows = rows_of(landed(lake), NAME)
     assert sorted((r["a"], r.get("x_z")) for r in rows) == [(1, None), (2, 1)]
     assert quarantine(lake) == [({"a": 3, "x": 7345}, MISPLACED)]
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    kind=st.sampled_from(["inferred", "defined", "evolving"]),
+    requests=st.lists(st.lists(objects, min_size=1, max_size=3), min_size=1, max_size=3),
+)
+def test_generated_shapes_lose_no_value_through_the_handlers(
+    lake: Lake,
+    compact: Compact,
+    compactor_logs: io.StringIO,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    requests: list[list[dict[str, Any]]],
+) -> None:
+    """tests/unit/lake/test_evolution_property.py's cases, fewer, through the real handlers on moto, with the
+    column cap lowered to SMALL_CAP for both (the ingest's from its environment, the landing's in-process)."""
+    global _example  # noqa: PLW0603 - one data source per example: the fixtures live across examples
+    _example += 1
+    name = f"gen_{kind}_{_example}"
+    monkeypatch.setenv("MAX_COLUMNS", str(SMALL_CAP))
+    monkeypatch.setattr(evolution, "MAX_COLUMNS", SMALL_CAP)
+    monkeypatch.setattr(app, "_app", None)
+    if kind != "inferred":
+        schema = "`u` Int64, `x_z` Nullable(Int64) `json:$.x.z`, `y` Nullable(String) `json:$.y`"
+        params = {"name": name, "schema": schema, "schema_evolution": str(kind == "evolving").lower()}
+        assert (
+            lake.post(b"", query=urlencode(params, quote_via=quote), path="/v0/datasources")["statusCode"]
+            == 200
+        )
+    sent: dict[int, dict[str, Any]] = {}
+    u = 0
+    for rows in requests:
+        marked = [{"u": u + i, **row} for i, row in enumerate(rows)]
+        u += len(rows)
+        before = set(raw_keys(lake))
+        resp = lake.post(b"\n".join(orjson.dumps(r) for r in marked), query=f"name={name}")
+        if resp["statusCode"] == 400:  # too many fields to create the data source from: nothing acknowledged
+            continue
+        assert resp["statusCode"] == 202, resp
+        sent.update({r["u"]: r for r in marked})
+        for key in sorted(set(raw_keys(lake)) - before):
+            compact(key)
+    stored = lake.datasource(name)
+    if stored is None:
+        assert not sent
+        return
+    tables = landed(lake)
+    rows_landed = {r["u"]: r for r in rows_of(tables, name)}
+    quarantined = {orjson.loads(r[LINE])["u"]: r[ERROR][0] for r in rows_of(tables, f"{name}_quarantine")}
+    lines = [e for e in _entries(compactor_logs.getvalue()) if e.get("message") == "raw object landed"]
+    unread = {f for e in lines for f in e["unread_fields"]}
+    accounted(kind, name, DataSource.from_dict(stored), sent, rows_landed, quarantined, unread)

@@ -8,7 +8,6 @@ through the real handlers on moto."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from typing import Any
 from unittest.mock import patch
 
@@ -26,51 +25,11 @@ from lakegate.lake import evolution
 from lakegate.lake.compactor import Compactor, Outcome
 from lakegate.memory import MemoryObjectStore, MemoryRefStore, MemoryRegistry, MemorySink
 from lakegate.names import ERROR, LINE
-from lakegate.schema import MISSING, DataSource, format_jsonpath
+from lakegate.schema import DataSource
+from tests.evolution_cases import CAP, accounted, objects
 from tests.unit.fakes import FakeClock, FakeSleep, make_token
 
-CAP = 8  # the column cap for these cases, so that key counts around it stay small
 NAME = "gen"
-KEYS = ["x", "y", "z", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"]
-
-leaves = st.one_of(
-    st.none(),
-    st.integers(-(2**63), 2**63 - 1),
-    st.text("abc", max_size=3),  # letters only: never inferred as a date or a number
-    st.lists(st.integers(-5, 5), max_size=2),
-)
-values = st.recursive(
-    leaves, lambda inner: st.dictionaries(st.sampled_from(KEYS[:3]), inner, max_size=3), max_leaves=4
-)
-objects = st.dictionaries(st.sampled_from(KEYS), values, max_size=9)
-
-
-def walk(v: object, path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], object]]:
-    """Every value a row holds, by path: a null or an empty object holds none."""
-    if isinstance(v, dict):
-        for k, item in v.items():
-            yield from walk(item, (*path, k))
-    elif v is not None:
-        yield path, v
-
-
-def stored(ds: DataSource, landed: dict[str, Any], path: tuple[str, ...], value: object) -> bool:
-    """Whether `value`, sent at `path`, is in the landed row: in the column of its path, or inside the JSON
-    text of a String column that reads an object around it."""
-    for c in ds.columns:
-        if c.keys == path:
-            got = landed.get(c.name)
-            if c.parsed_type.base == "String" and not c.parsed_type.array and not isinstance(value, str):
-                return got is not None and orjson.loads(got) == value
-            return bool(got == value)
-        if path[: len(c.keys)] == c.keys and c.parsed_type.base == "String" and not c.parsed_type.array:
-            got = landed.get(c.name)
-            inner: object = orjson.loads(got) if got is not None else MISSING
-            for k in path[len(c.keys) :]:
-                inner = inner.get(k, MISSING) if isinstance(inner, dict) else MISSING
-            if inner == value:
-                return True
-    return False
 
 
 def read_back(store: MemoryObjectStore) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
@@ -122,22 +81,7 @@ def run(kind: str, requests: list[list[dict[str, Any]]]) -> None:
         return
     assert len(final.columns) <= max(CAP, 3)
     landed, quarantined = read_back(store)
-    unread = {f for o in outcomes for f in o.unread_fields}
-    for u, row in sent.items():
-        if u in quarantined:
-            assert quarantined[u], row
-            continue
-        assert u in landed, row
-        for path, value in walk(row):
-            if stored(final, landed[u], path, value):
-                continue
-            # Only a data source that keeps its schema may leave a value out, and it counts it.
-            assert kind == "defined", (row, path, value, landed[u])
-            assert any(f"{NAME} {format_jsonpath(path[:i])}" in unread for i in range(1, len(path) + 1)), (
-                row,
-                path,
-                unread,
-            )
+    accounted(kind, NAME, final, sent, landed, quarantined, {f for o in outcomes for f in o.unread_fields})
 
 
 @settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
