@@ -140,6 +140,14 @@ def _report(outcome: Outcome) -> None:
                 "reasons": list(outcome.set_aside),
             },
         )
+    if outcome.past_cap_fields:
+        # The rows holding them are in their quarantine with the reason: the schema is at its column cap.
+        fields = len(outcome.past_cap_fields)
+        metrics.add_metric(name="FieldsPastColumnLimit", unit=MetricUnit.Count, value=fields)
+        logger.warning(
+            "fields past the column limit",
+            extra={"key": outcome.source_key, "fields": list(outcome.past_cap_fields)},
+        )
     if outcome.expired:
         metrics.add_metric(name="ExpiredPartitions", unit=MetricUnit.Count, value=len(outcome.expired))
         logger.info("partitions expired", extra={"partitions": list(outcome.expired)})
@@ -148,6 +156,8 @@ def _report(outcome: Outcome) -> None:
     metrics.add_metric(name="LandedDuplicateRows", unit=MetricUnit.Count, value=outcome.duplicate_rows)
     metrics.add_metric(name="DuplicateRecords", unit=MetricUnit.Count, value=outcome.duplicate_records)
     metrics.add_metric(name="LandedFiles", unit=MetricUnit.Count, value=len(outcome.files))
+    # Values no column reads in rows of data sources that keep their defined schema: not stored, by design.
+    metrics.add_metric(name="UnreadValues", unit=MetricUnit.Count, value=outcome.unread_values)
     logger.info(
         "raw object landed",
         extra={
@@ -157,6 +167,8 @@ def _report(outcome: Outcome) -> None:
             "duplicate_rows": outcome.duplicate_rows,
             "duplicate_records": outcome.duplicate_records,
             "files": list(outcome.files),
+            "unread_values": outcome.unread_values,
+            "unread_fields": list(outcome.unread_fields),
         },
     )
 

@@ -27,7 +27,7 @@ from lakegate.ingest import body, datasources, vayu
 from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
 from lakegate.ingest.datasources import DataSources, describe
-from lakegate.ingest.events import Ingestor
+from lakegate.ingest.events import Ingestor, IngestResult
 from lakegate.ingest.registry import CachedRegistry
 from lakegate.ingest.tokens import CachedTokenStore
 from lakegate.ingest.vayu import VayuEvents
@@ -85,6 +85,19 @@ class Service:
             ),
             DataSources(registry, limits),
         )
+
+
+def _events_answer(result: IngestResult) -> bytes:
+    answer: dict[str, object] = {
+        "successful_rows": result.successful_rows,
+        "quarantined_rows": result.quarantined_rows,
+    }
+    if result.duplicate_rows:
+        answer["duplicate_rows"] = result.duplicate_rows
+    if result.fields_not_stored:  # their rows are quarantined: the data source is at its column cap
+        answer["fields_not_stored"] = list(result.fields_not_stored)
+        logger.warning("fields past the column limit", extra={"fields": answer["fields_not_stored"]})
+    return orjson.dumps(answer)
 
 
 def _json(status: int, payload: bytes, headers: dict[str, str] | None = None) -> Response[str]:
@@ -152,10 +165,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
                     "firehose_calls": result.delivery.calls,
                 },
             )
-            answer = {"successful_rows": result.successful_rows, "quarantined_rows": result.quarantined_rows}
-            if result.duplicate_rows:
-                answer["duplicate_rows"] = result.duplicate_rows
-            return _json(200 if wait else 202, orjson.dumps(answer), admitted.decision.headers())
+            return _json(200 if wait else 202, _events_answer(result), admitted.decision.headers())
 
         return _limited(admitted, run)
 

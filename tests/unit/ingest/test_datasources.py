@@ -100,6 +100,10 @@ def test_workspaces_do_not_share_names() -> None:
         ({"name": "e", "schema": SCHEMA, "dedup_window_seconds": "-1"}, "Invalid dedup_window_seconds"),
         ({"name": "e", "schema": SCHEMA, "dedup_window_seconds": "soon"}, "Invalid dedup_window_seconds"),
         ({"name": "e", "schema": SCHEMA, "exactly_once": "yes"}, "Invalid exactly_once 'yes': true or false"),
+        (
+            {"name": "e", "schema": SCHEMA, "schema_evolution": "add"},
+            "Invalid schema_evolution 'add': true or false",
+        ),
     ],
 )
 def test_a_definition_that_could_not_land_is_a_400(params: dict[str, str], message: str) -> None:
@@ -122,6 +126,28 @@ def test_exactly_once_is_a_lakegate_extension_stored_with_the_definition(text: s
     assert ds.exactly_once is flag
     assert describe(ds)["exactly_once"] is flag
     assert DataSource.from_dict(orjson.loads(orjson.dumps(ds.to_dict()))) == ds
+
+
+@pytest.mark.parametrize(("text", "flag"), [("true", True), ("1", True), ("false", False), ("", False)])
+def test_a_defined_schema_is_kept_unless_its_definition_opts_in_to_evolution(text: str, flag: bool) -> None:
+    registry = MemoryRegistry()
+    ds, _ = api(registry).create(ADMIN, PARAMS | {"schema_evolution": text})
+    assert ds.schema_evolution is flag
+    assert describe(ds)["schema_evolution"] is flag
+    assert DataSource.from_dict(orjson.loads(orjson.dumps(ds.to_dict()))) == ds
+    if flag:  # sent again without the flag: the same definition (see the next test), still evolving
+        assert api(registry).create(ADMIN, PARAMS) == (ds, False)
+    else:  # a kept schema asked to evolve is another definition
+        with pytest.raises(Conflict):
+            api(registry).create(ADMIN, PARAMS | {"schema_evolution": "true"})
+
+
+def test_a_definition_stored_before_the_flag_keeps_evolving_and_its_resend_is_a_retry() -> None:
+    registry = MemoryRegistry()
+    legacy = {k: v for k, v in defined(PARAMS).to_dict().items() if k != "schema_evolution"}
+    stored = registry.create("ws1", DataSource.from_dict(legacy))
+    assert stored.schema_evolution is True
+    assert api(registry).create(ADMIN, PARAMS) == (stored, False)
 
 
 @pytest.mark.parametrize("who", [APPEND, token("DATASOURCE:APPEND:events"), token()])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -217,14 +218,23 @@ def test_validator_default_lets_a_missing_value_pass_but_not_a_wrong_one() -> No
             ("region", "missing value on column 'region' of type String: the column is not Nullable"),
         ),
         ({}, ("region", "missing value on column 'region' of type String: the column is not Nullable")),
-        # An intermediate that is not an object: the value is missing, the getter does not crash.
+        # An intermediate that is not an object fits no column of its path (the data source evolves; one
+        # that keeps its schema reads the value as missing: test_validator_kept_schema_reads_no_misplaced_value).
         (
             {"geo": "eu"},
-            ("region", "missing value on column 'region' of type String: the column is not Nullable"),
+            (
+                "region",
+                "value 'eu' on $.geo fits no column: column 'region' reads $.geo.region inside it, "
+                "so only an object or null fits there",
+            ),
         ),
         (
             {"geo": ["eu"]},
-            ("region", "missing value on column 'region' of type String: the column is not Nullable"),
+            (
+                "region",
+                "value '[\"eu\"]' on $.geo fits no column: column 'region' reads $.geo.region inside it, "
+                "so only an object or null fits there",
+            ),
         ),
         (
             {"geo": None},
@@ -236,10 +246,35 @@ def test_validator_nested_jsonpath(row: dict[str, Any], fault: tuple[str, str] |
     assert _fault(_one("region", "String", "$.geo.region"), row) == fault
 
 
+def test_validator_kept_schema_reads_no_misplaced_value() -> None:
+    """A defined schema that does not evolve reads `$.geo.region` as Tinybird does: nothing there."""
+    kept = replace(_one("region", "Nullable(String)", "$.geo.region"), schema_evolution=False)
+    assert _fault(kept, {"geo": "eu"}) is None
+    assert compile_validator(kept).all_fit([{"geo": "eu"}, {"geo": [1]}])
+    evolving = _one("region", "Nullable(String)", "$.geo.region")
+    assert _fault(evolving, {"geo": 7}) == (
+        "region",
+        "value '7' on $.geo fits no column: column 'region' reads $.geo.region inside it, "
+        "so only an object or null fits there",
+    )
+    assert not compile_validator(evolving).all_fit([{"geo": {"region": "x"}}, {"geo": 7}])
+    assert compile_validator(evolving).all_fit([{"geo": {"region": "x"}}, {"geo": None}, {}, {"geo": {}}])
+    blocks = compile_validator(evolving).blocks  # the fast block check never vouches for one either
+    assert blocks is not None and blocks.rows_if_all_fit(b'{"geo": 7}\n') == 0
+    assert blocks.rows_if_all_fit(b'{"geo": {"region": "x"}}\n{"geo": null}\n') == 2
+    checked = parse_and_check(b'{"geo": {"region": "x"}}\n{"geo": 7}\n', compile_validator(evolving), 1000)
+    assert [r.line for r in checked.rejected] == [b'{"geo": 7}'] and len(checked.accepted) == 1
+
+
 def test_validator_nested_jsonpath_nullable_and_deep() -> None:
     ds = _one("c", "Nullable(Int8)", "$.a.['b c'].d")
     assert _fault(ds, {"a": {"b c": {"d": 1}}}) is None
-    assert _fault(ds, {"a": {"b c": 3}}) is None
+    assert _fault(replace(ds, schema_evolution=False), {"a": {"b c": 3}}) is None
+    assert _fault(ds, {"a": {"b c": 3}}) == (
+        "c",
+        "value '3' on $.a.['b c'] fits no column: column 'c' reads $.a.['b c'].d inside it, "
+        "so only an object or null fits there",
+    )
     assert _fault(ds, {"a": {"b c": {"d": 300}}}) == ("c", "value '300' on column 'c' is not Nullable(Int8)")
 
 

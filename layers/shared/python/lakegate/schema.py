@@ -66,6 +66,10 @@ class DataSource:
     exactly_once: bool = False
     # Given once, when the registry stores it (`new_id`); "" for data sources stored before ids were.
     id: str = ""
+    # Fields no column reads become columns when they land (lake.evolution). True for inferred data
+    # sources; a defined one keeps its schema unless its definition says `schema_evolution=true`. Stored
+    # only when False: a data source stored before the flag existed evolved, and still does.
+    schema_evolution: bool = True
 
     @property
     def effective_dedup_key(self) -> str:
@@ -95,6 +99,7 @@ class DataSource:
             "dedup_key": self.dedup_key,
             "dedup_window_seconds": self.dedup_window_seconds,
             "rate_limit": self.rate_limit,
+            **({} if self.schema_evolution else {"schema_evolution": False}),
         } | ({"exactly_once": True} if self.exactly_once else {})
 
     @classmethod
@@ -114,6 +119,7 @@ class DataSource:
             dedup_window_seconds=int(d.get("dedup_window_seconds", 0)),
             rate_limit=int(d.get("rate_limit", 0)),
             exactly_once=bool(d.get("exactly_once", False)),
+            schema_evolution=bool(d.get("schema_evolution", True)),
         )
 
 
@@ -292,6 +298,13 @@ def _walk(
         else:
             base, array = infer_scalar(value), False
         seen.setdefault(path, _Seen()).add(base, array)
+
+
+def field_paths(row: Mapping[str, Any], max_depth: int) -> list[tuple[str, ...]]:
+    """The flattened fields of one row, as inference makes columns of them."""
+    seen: dict[tuple[str, ...], _Seen] = {}
+    _walk(row, (), seen, max_depth)
+    return list(seen)
 
 
 def infer(name: str, rows: Iterable[Mapping[str, Any]], max_columns: int, max_depth: int) -> DataSource:

@@ -79,6 +79,7 @@ def describe(ds: DataSource) -> dict[str, Any]:
         "dedup_window_seconds": ds.dedup_window_seconds,
         "rate_limit": ds.rate_limit,
         "exactly_once": ds.exactly_once or bool(ds.effective_dedup_key),
+        "schema_evolution": ds.schema_evolution,
         "quarantine": ds.name + QUARANTINE_SUFFIX,
     }
 
@@ -167,6 +168,8 @@ def defined(params: Mapping[str, str]) -> DataSource:
         dedup_key=dedup_key,
         dedup_window_seconds=_window(params.get("dedup_window_seconds", "")),
         exactly_once=_flag("exactly_once", params.get("exactly_once", "")),
+        # A defined schema is kept as defined (Tinybird's jsonpaths do not read other fields): opt-in.
+        schema_evolution=_flag("schema_evolution", params.get("schema_evolution", "")),
     )
 
 
@@ -197,7 +200,11 @@ class DataSources:
         stored = self.registry.create(token.workspace_id, ds)
         if stored is ds:
             return stored, True
-        if _same_definition(stored, ds):
+        # A definition stored before `schema_evolution` existed reads as evolving: sent again as it was then
+        # (without the flag) it is the same one, and keeps evolving (the answer shows it).
+        if _same_definition(
+            stored, replace(ds, schema_evolution=ds.schema_evolution or stored.schema_evolution)
+        ):
             return stored, False
         raise Conflict(
             f"The Data Source '{ds.name}' already exists with another schema: "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
+import orjson
+
 from lakegate.config import Limits
 from lakegate.dedup import RefStore, deduplicate, key_room, long_key_error, long_keys
 from lakegate.errors import InvalidRequest
@@ -23,6 +25,7 @@ from lakegate.ingest.rows import (
     parse_and_check,
 )
 from lakegate.ingest.sending import ROWS, Sender, time_budget
+from lakegate.lake.evolution import full, past_cap
 from lakegate.schema import DataSource, infer, new_id, validate_new_name
 
 
@@ -35,6 +38,8 @@ class IngestResult:
     duplicate_rows: int
     created: bool
     delivery: Delivery
+    # Fields (jsonpaths) of quarantined rows that no column can take: the data source is at its column cap.
+    fields_not_stored: tuple[str, ...] = ()
 
 
 @dataclass
@@ -72,6 +77,7 @@ class Ingestor:
         """
         workspace = token.workspace_id
         ds, checked, created = self._check(token, name, body)
+        checked, past_cap = _refuse_past_cap(checked, ds)
         dedup_key = ds.effective_dedup_key
         if dedup_key:
             checked = _refuse_long_keys(checked, ds, dedup_key, key_room(workspace, ds.name))
@@ -111,7 +117,7 @@ class Ingestor:
             advice=_retry_advice(dedup_key),
             detail={"duplicate_rows": duplicates} if duplicates else None,
         )
-        return IngestResult(len(rows), len(checked.rejected), duplicates, created, delivery)
+        return IngestResult(len(rows), len(checked.rejected), duplicates, created, delivery, past_cap)
 
     def _check(self, token: Token, name: str, body: bytes) -> tuple[DataSource, CheckedBatch, bool]:
         """The data source (created by inference when allowed) and the batch checked against it."""
@@ -175,6 +181,27 @@ def _refuse_long_keys(checked: CheckedBatch, ds: DataSource, dedup_key: str, roo
         else:
             rejected.append(Rejected(line, column, long_key_error(size, dedup_key, room)))
     return CheckedBatch(kept, rejected)
+
+
+def _refuse_past_cap(checked: CheckedBatch, ds: DataSource) -> tuple[CheckedBatch, tuple[str, ...]]:
+    """Where the schema evolves but is full, a row with a new field would go to quarantine when it lands:
+    it does here, so the answer names the fields (lake.evolution decides alike at landing, where a schema
+    that fills up after this request was checked is met). Rare, so the rows are parsed again here."""
+    if not full(ds) or not checked.accepted:
+        return checked, ()
+    lines = list(checked.accepted)
+    found = past_cap(ds, [orjson.loads(line) for line in lines])
+    if not found.past_cap:
+        return checked, ()
+    kept = AcceptedRows()
+    rejected = list(checked.rejected)
+    for i, line in enumerate(lines):
+        error = found.past_cap.get(i)
+        if error is None:
+            kept.append(line)
+        else:
+            rejected.append(Rejected(line, "", error))
+    return CheckedBatch(kept, rejected), tuple(sorted(found.fields_past_cap))
 
 
 def _retry_advice(dedup_key: str) -> str:

@@ -26,6 +26,7 @@ import orjson
 
 from lakegate.ingest.blocks import BlockCheck, compile_block_check
 from lakegate.schema import MISSING, DataSource, getter
+from lakegate.shapes import misplaced, object_paths
 from lakegate.values import BulkCheck, Check, bulk_check, scalar_check, shown
 
 Row = dict[str, Any]
@@ -141,7 +142,7 @@ class _BulkColumn:
 class Validator:
     """A data source's schema compiled once: the reference row check and the bulk chunk check."""
 
-    __slots__ = ("_bulk", "_objects_needed", "_plan", "_take", "_taken_checks", "blocks")
+    __slots__ = ("_bulk", "_objects_needed", "_plan", "_shapes", "_take", "_taken_checks", "blocks")
 
     def __init__(self, ds: DataSource) -> None:
         self._plan: list[tuple[str, Callable[[Row], object], Check, bool, bool, str]] = []
@@ -166,13 +167,20 @@ class Validator:
                 self._bulk.append(_BulkColumn(keys, bulk_check(t), required, t.array))
         self._take = _take_columns(taken)
         self._taken_checks = (strings, checks)
+        # Where the schema evolves, a value at a path columns only read inside of fits nowhere (shapes.py).
+        self._shapes = object_paths(ds) if ds.schema_evolution else ()
         # Columns read by path need the objects themselves, and so does a schema with no taken key (then
         # no itemgetter refuses the rows that are not objects).
-        self._objects_needed = bool(self._bulk) or not taken
+        self._objects_needed = bool(self._bulk) or not taken or bool(self._shapes)
         self.blocks: BlockCheck | None = compile_block_check(ds)
 
     def __call__(self, row: Row) -> Fault | None:
-        """The first column (in schema order) whose value does not fit, with the error text; None if it fits."""
+        """The first column (in schema order) whose value does not fit, with the error text; None if it fits.
+        A value that fits no column of its path comes first (as the landing finds it, lake.parquet)."""
+        if self._shapes:
+            fault = misplaced(row, self._shapes)
+            if fault is not None:
+                return fault
         for name, get, check, optional, array, tname in self._plan:
             v = get(row)
             if v is MISSING or v is None:
@@ -225,7 +233,7 @@ class Validator:
                 values = _non_null(values)
             if not col.check(values):
                 return False
-        return True
+        return all(_objects_or_none(_values_at(cast("Sequence[Row]", rows), p.keys)) for p in self._shapes)
 
     def _taken_fit(self, taken: Sequence[Sequence[object]]) -> bool:
         strings, checks = self._taken_checks
@@ -237,6 +245,10 @@ class Validator:
         ):
             return False
         return all(check(taken[i]) for i, check in checks)
+
+
+def _objects_or_none(values: Sequence[object]) -> bool:
+    return set(map(type, values)) <= {dict, type(None)}
 
 
 def _take_columns(keys: list[str]) -> Callable[[Iterable[Any]], Sequence[Sequence[object]]]:

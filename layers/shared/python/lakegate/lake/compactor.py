@@ -16,9 +16,9 @@ corrected resend lands.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -81,6 +81,11 @@ class Compaction:
     # Rows of a data source whose definition cannot be applied, set aside to its quarantine.
     set_aside_rows: int = 0
     set_aside: tuple[str, ...] = ()
+    # Values that landed rows hold and no column reads (a data source that keeps its schema), by
+    # `<data source> <jsonpath>`: counted, not stored, not quarantined.
+    unread: Counter[str] = field(default_factory=Counter)
+    # Fields past an evolving data source's column cap, by `<data source> <jsonpath>`: rows quarantined.
+    past_cap: Counter[str] = field(default_factory=Counter)
 
     def __add__(self, other: Compaction) -> Compaction:
         return Compaction(
@@ -89,6 +94,8 @@ class Compaction:
             self.duplicate_records + other.duplicate_records,
             self.set_aside_rows + other.set_aside_rows,
             self.set_aside + other.set_aside,
+            self.unread + other.unread,
+            self.past_cap + other.past_cap,
         )
 
 
@@ -208,7 +215,11 @@ def _land(
         files += _split(source_key, chunk, quarantine_name(name), True, qtable, qparts, ds)
     reason = (f"{chunk.workspace}/{name}: {prepared.set_aside}",) if prepared.set_aside else ()
     set_aside = chunk.rows if prepared.set_aside else 0
-    return ds, Compaction(files, settled.duplicate_rows, settled.duplicate_records, set_aside, reason)
+    unread = Counter({f"{name} {path}": n for path, n in prepared.unread.items()})
+    past_cap = Counter({f"{name} {path}": n for path, n in prepared.past_cap.items()})
+    return ds, Compaction(
+        files, settled.duplicate_rows, settled.duplicate_records, set_aside, reason, unread, past_cap
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,8 +243,16 @@ class Outcome:
     expired: tuple[str, ...] = ()
     # The rows landed, but expiry failed (it is retried on the next object of the data source).
     expiry_error: str = ""
+    # Values no column reads, in rows of data sources that keep their schema: how many, and where
+    # (`<data source> <jsonpath>`, the most frequent first, at most MAX_UNREAD_SHOWN).
+    unread_values: int = 0
+    unread_fields: tuple[str, ...] = ()
+    # Fields past evolving data sources' column cap (`<data source> <jsonpath>`, at most MAX_UNREAD_SHOWN):
+    # the rows holding them are in quarantine with the reason.
+    past_cap_fields: tuple[str, ...] = ()
 
 
+MAX_UNREAD_SHOWN = 20
 # S3 user metadata is ASCII and at most 2 KB with its key: the reason is cut to fit.
 _MAX_REASON = 1024
 
@@ -286,7 +305,13 @@ class Compactor:
                 if f.schema is not None:
                     landed[(f.workspace, f.schema.name)] = f.schema
             total += Compaction(
-                [], part.duplicate_rows, part.duplicate_records, part.set_aside_rows, part.set_aside
+                [],
+                part.duplicate_rows,
+                part.duplicate_records,
+                part.set_aside_rows,
+                part.set_aside,
+                part.unread,
+                part.past_cap,
             )
         expired, expiry_error = self._expire(landed)
         return Outcome(
@@ -301,6 +326,9 @@ class Compactor:
             catalog_error=self._sync_catalog(landed),
             expired=tuple(expired),
             expiry_error=expiry_error,
+            unread_values=total.unread.total(),
+            unread_fields=tuple(f for f, _ in total.unread.most_common(MAX_UNREAD_SHOWN)),
+            past_cap_fields=tuple(f for f, _ in total.past_cap.most_common(MAX_UNREAD_SHOWN)),
         )
 
     def _sync_catalog(self, landed: Mapping[tuple[str, str], DataSource]) -> str:

@@ -9,6 +9,7 @@ transient failure (StoreUnavailable) is never caught here: Lambda retries the ob
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -25,6 +26,7 @@ from lakegate.lake.quarantine import quarantine_table
 from lakegate.lake.raw import Chunk, QuarantineEntry
 from lakegate.names import ERROR, ERROR_COLUMN, IMPORT_ID, INSERTION_DATE, LINE
 from lakegate.schema import DataSource
+from lakegate.shapes import read_tree, unread
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 # Failing rows found one by one before the search asks whether any row can land at all.
@@ -44,6 +46,9 @@ class Prepared:
     partitions: list[str] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     set_aside: str = ""
+    # Values of the landing rows no column reads, by jsonpath (a data source that keeps its schema).
+    unread: Counter[str] = field(default_factory=Counter)
+    past_cap: Counter[str] = field(default_factory=Counter)  # fields past the column cap: rows per jsonpath
 
 
 def describe(e: BaseException) -> str:
@@ -188,7 +193,7 @@ def _prepare(schemas: SchemaStore, chunk: Chunk, ds: DataSource, rows: Sequence[
             kept = [kept[j] for j in positions]
             partitions = [partitions[j] for j in positions]
     errors.sort(key=lambda e: e.index)
-    return Prepared(ds, table, kept, partitions, errors)
+    return Prepared(ds, table, kept, partitions, errors, unread=converted.unread, past_cap=converted.past_cap)
 
 
 _MS = pa.timestamp("ms", tz="UTC")
@@ -219,8 +224,14 @@ def _convert(
     lines = chunk.lines
     subset = lines if len(rows) == chunk.rows else [lines[i] for i in rows]
     parsed = parse_lines(subset)
-    ds = evolve(schemas, chunk.workspace, ds, parsed.rows)
-    return rows_to_table(ds, subset, [chunk.ingested_ms[i] for i in rows], parsed), ds
+    evolved = evolve(schemas, chunk.workspace, ds, parsed.rows)
+    for i, error in evolved.past_cap.items():
+        parsed.errors.setdefault(i, RowError(i, subset[i], "", error))
+    converted = rows_to_table(evolved.ds, subset, [chunk.ingested_ms[i] for i in rows], parsed)
+    converted.past_cap = evolved.fields_past_cap
+    if not evolved.ds.schema_evolution:  # counted on the rows that land (quarantine keeps whole lines)
+        converted.unread = unread(read_tree(evolved.ds), [parsed.rows[k] for k in converted.kept])
+    return converted, evolved.ds
 
 
 def _partitions(

@@ -8,6 +8,7 @@ leaves the table as a quarantine entry with a Tinybird-style error, so one bad r
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -23,6 +24,7 @@ from lakegate.column_types import ColumnType
 from lakegate.defaults import Default, parse_default
 from lakegate.lake.arrow_types import arrow_schema
 from lakegate.schema import MISSING, Column, DataSource, getter
+from lakegate.shapes import misplaced, object_paths
 from lakegate.values import BadValue, Convert, converter, raw_text, shown
 
 _EPOCH_DAY = date(1970, 1, 1)
@@ -74,6 +76,10 @@ class Converted:
     table: pa.Table
     kept: list[int]
     errors: list[RowError] = field(default_factory=list)
+    # Values of the kept rows that no column reads, by jsonpath (a data source that keeps its schema).
+    unread: Counter[str] = field(default_factory=Counter)
+    # Fields past the column cap, by jsonpath: how many rows holding one went to quarantine (evolution).
+    past_cap: Counter[str] = field(default_factory=Counter)
 
 
 @dataclass(slots=True)
@@ -179,6 +185,13 @@ def rows_to_table(
     (for `DEFAULT now()`). Rows that do not convert are left out and returned in `errors`, in input order."""
     parsed = parsed or parse_lines(lines)
     rows, errors = parsed.rows, dict(parsed.errors)
+    # First, as the ingest's reference check does: where the schema evolves, a value at a path columns only
+    # read inside of is in no column (lakegate.shapes), so its row goes to quarantine rather than land without it.
+    shapes = object_paths(ds) if ds.schema_evolution else ()
+    for i, row in enumerate(rows) if shapes else ():
+        fault = misplaced(row, shapes)
+        if fault is not None and i not in errors:
+            errors[i] = RowError(i, lines[i], *fault)
     schema = arrow_schema(ds)
     arrays = []
     for col, f in zip(ds.columns, schema, strict=True):
