@@ -37,7 +37,9 @@ def test_the_sdk_sends_ndjson_waiting_by_default(sdk: dict[str, Any]) -> None:
     first, batch = sdk["requests"][:2]
     assert first["url"].endswith(f"/v0/events?name={sdk['name']}&wait=true&from=ts-sdk")
     assert batch["url"].endswith(f"/v0/events?name={sdk['name']}&from=ts-sdk")
-    for request in sdk["requests"]:
+    events = [r for r in sdk["requests"] if "/v0/events?" in r["url"]]
+    assert len(events) == 5  # an empty batch sends nothing
+    for request in events:
         assert request["method"] == "POST"
         assert request["headers"]["content-type"] == "application/x-ndjson"
         assert not request["body"].endswith("\n")  # no trailing newline
@@ -91,3 +93,22 @@ def test_errors_reach_the_caller_with_lakegates_message(sdk: dict[str, Any]) -> 
     assert (reserved["name"], reserved["status"]) == ("TinybirdApiError", 400)
     assert reserved["message"].startswith(f"The name '{sdk['name']}_quarantine' is reserved")
     assert bad_token == {"name": "TinybirdApiError", "message": "Invalid token", "status": 403}
+
+
+def test_what_lakegate_does_not_serve_is_refused_clearly(sdk: dict[str, Any]) -> None:
+    """Appending from a URL, pipes, SQL, truncate and delete: Tinybird's query side, not an events gateway.
+    The SDK surfaces each refusal as a TinybirdApiError; none is taken for a success."""
+    unserved = {what: answer["error"] for what, answer in sdk["unserved"].items()}
+
+    assert unserved.pop("append") == {
+        "name": "TinybirdApiError",
+        "message": "mode 'append' is not supported here: define the Data Source with mode=create, "
+        "then append rows with /v0/events",
+        "status": 400,
+    }
+    for what, error in unserved.items():
+        assert (what, error["status"], error["message"]) == (
+            what,
+            404,
+            'Request failed with status 404: {"message":"Not Found"}',
+        )

@@ -100,6 +100,16 @@ const out = {
   reserved: await call(() => api.ingest(`${pageViews._name}_quarantine`, row(5))),
   badToken: await call(() => createTinybirdApi({ baseUrl, token: "not-a-token" }).ingest(pageViews._name, row(6))),
   emptyBatch: await call(() => api.ingestBatch(pageViews._name, [])),
+  // What lakegate does not serve (it is an events gateway, not Tinybird's query side): clear refusals.
+  unserved: {
+    append: await call(() =>
+      api.appendDatasource(pageViews._name, { url: "https://example.com/rows.ndjson" }),
+    ),
+    query: await call(() => api.query("top_pages", { limit: 1 })),
+    sql: await call(() => api.sql("SELECT 1")),
+    truncate: await call(() => api.truncateDatasource(pageViews._name)),
+    delete: await call(() => api.deleteDatasource(pageViews._name, { deleteCondition: "duration = 1" })),
+  },
   requests,
 };
 process.stdout.write(JSON.stringify(out));
