@@ -171,3 +171,32 @@ def test_the_starter_kits_later_flock_and_fixtures_land_in_its_current_schema(se
         '{"name":"LCP","value":812.5}',
         "{}",
     ]
+
+
+def test_flock_141s_request_lands_in_the_issues_schema_without_node(server: LocalServer) -> None:
+    """flock.js 1.4.1's request as its code builds it, sent from Python: runs where Node.js is missing."""
+    name = f"analytics_events_{uuid.uuid4().hex[:8]}"
+    _define(server, name, STARTER_KIT_2024)
+    now = datetime.now(UTC)
+    timestamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"  # toISOString()
+    payload = json.dumps(
+        {"user-agent": "Mozilla/5.0", "locale": "en-US", "pathname": "/"}, separators=(",", ":")
+    )
+    body = {
+        "timestamp": timestamp,
+        "action": "page_hit",
+        "version": "1",
+        "session_id": "3f0c",
+        "payload": payload,
+    }
+
+    status, answer = _post(
+        server,
+        f"/v0/events?name={name}&token={server.token}",
+        json.dumps(body, separators=(",", ":")).encode(),
+        {"Content-Type": "application/json"},
+    )
+
+    assert (status, answer) == (202, {"successful_rows": 1, "quarantined_rows": 0})
+    (row,) = landed(server, name, 1)
+    assert row == {**body, "timestamp": now.replace(microsecond=0)}
