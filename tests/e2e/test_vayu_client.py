@@ -1,7 +1,8 @@
 """Vayu's published Python SDK (`vayu-py`), unmodified, against `python -m lakegate_local`.
 
 Only its base URL and its API key change: the SDK logs in at `POST /login`, reads the access
-token's `exp`, sends events with it and reads one back, all through its own HTTP code.
+token's `exp`, sends events with it and reads one back, all through its own HTTP code. The events are read
+back from the lake's Parquet too.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from openapi.models.event import Event  # type: ignore[import-untyped]
 from vayu_sdk import EventsAPI, Vayu, VayuClient  # type: ignore[import-untyped]
 
 from lakegate.framing import decode_records
+from tests.e2e.lake import landed
 from tests.e2e.local_server import LocalServer, raw_objects
 
 DUPLICATE = "Event ref already exists."
@@ -72,6 +74,27 @@ def test_the_sdk_logs_in_sends_events_and_gets_one_back(server: LocalServer) -> 
     assert sorted((r["ref"], json.loads(r["data"])) for r in _landed(server, before)) == sorted(
         [(ref, {"key1": "processing_duration"}), (other, {})]
     )
+    rows = landed(server, "events", 2, where=f"ref IN ('{ref}', '{other}')", order_by="length(data) DESC")
+    assert [(r["name"], r["customerAlias"], r["ref"], json.loads(r["data"])) for r in rows] == [
+        ("api_call", "customer_12345", ref, {"key1": "processing_duration"}),
+        ("api_call", "customer_12345", other, {}),
+    ]
+    assert {r["timestamp"] for r in rows} == {datetime(2023, 9, 13, 18, 25, 43, 511000, tzinfo=UTC)}
+
+
+def test_a_naive_datetime_is_refused_as_not_utc(server: LocalServer) -> None:
+    """The SDK writes a naive datetime with `isoformat()`, without an offset: Vayu's text asks for UTC
+    (`YYYY-MM-DDTHH:MM:SS.SSSZ`), and lakegate does not guess (README, "The Vayu batch API")."""
+    ref = f"sdk-{uuid.uuid4()}"
+    event = _event(ref)
+    event.timestamp = datetime(2023, 9, 13, 18, 25, 43, 511000)
+
+    sent = Vayu(server.token, server.api).events.send([event])
+
+    assert sent.valid_events == []
+    ((invalid, error),) = [(i.event, i.error) for i in sent.invalid_events]
+    assert (invalid.ref, invalid.timestamp) == (ref, datetime(2023, 9, 13, 18, 25, 43, 511000))
+    assert error.startswith("Event timestamp must be an ISO 8601 date and time in UTC")
 
 
 def test_the_access_token_is_a_jwt_that_lasts_an_hour(server: LocalServer) -> None:
