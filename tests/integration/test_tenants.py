@@ -51,9 +51,11 @@ def tenants(lake: Lake, compact: Compact) -> Lake:
     lake.add_token(TOKEN_A, ["ADMIN"], workspace_id=A)
     lake.add_token(TOKEN_B, ["ADMIN"], workspace_id=B)
     _define(lake, TOKEN_A, schema="ts DateTime `json:$.ts`, city String `json:$.city`",
-            engine_partition_key="toDate(ts)", engine_ttl="ts + toIntervalDay(1)")  # fmt: skip
+            engine_partition_key="toDate(ts)", engine_ttl="ts + toIntervalDay(1)",
+            schema_evolution="true")  # fmt: skip
     _define(lake, TOKEN_B, schema="ts DateTime `json:$.ts`, n Int32 `json:$.n`",
-            engine_partition_key="toYYYYMM(ts)", engine_ttl="ts + toIntervalDay(3650)")  # fmt: skip
+            engine_partition_key="toYYYYMM(ts)", engine_ttl="ts + toIntervalDay(3650)",
+            schema_evolution="true")  # fmt: skip
     _send(lake, TOKEN_B, compact, {"ts": _stamp(OLD), "n": 1}, {"ts": _stamp(NOW), "n": 2})
     _send(lake, TOKEN_A, compact, {"ts": _stamp(OLD), "city": "a-old"}, {"ts": _stamp(NOW), "city": "a-new"})
     return lake
