@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lakegate.aws import clients
 from lakegate.aws.firehose import FirehoseSink
-from lakegate.aws.rate_limits import DynamoRateLimiter
+from lakegate.aws.rate_limits import DynamoWindowCounters
 from lakegate.aws.refs import DynamoRefStore
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
@@ -28,6 +28,7 @@ from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
 from lakegate.ingest.datasources import DataSources, describe
 from lakegate.ingest.events import Ingestor
+from lakegate.ingest.rate_limits import LeasingRateLimiter
 from lakegate.ingest.registry import CachedRegistry
 from lakegate.ingest.tokens import CachedTokenStore
 from lakegate.ingest.vayu import VayuEvents
@@ -63,7 +64,7 @@ class Service:
         admission = Admission(
             tokens,
             registry,
-            DynamoRateLimiter(settings.rate_limits_table, ddb),
+            LeasingRateLimiter(DynamoWindowCounters(settings.rate_limits_table, ddb)),
             settings.cluster_id,
             settings.datasource_rate_limit,
             settings.workspace_rate_limit,
