@@ -98,6 +98,10 @@ class Settings:
     # Where lakegate's README is published: errors link to its sections (lakegate.http.documentation). The
     # repository has no public address of its own, so by default the link names the file in it.
     documentation_url: str = "README.md"
+    # The share of successful requests logged in full (failures always are), and how often the metrics
+    # summed over invocations are printed (0: every invocation). README, "Logs and metrics".
+    log_sample_rate: float = 0.01
+    metrics_flush_seconds: float = 60.0
 
     @property
     def limits(self) -> Limits:
@@ -126,6 +130,8 @@ class Settings:
             workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", d["workspace_rate_limit"]),
             vayu_datasource=_name(e, "VAYU_DATASOURCE", d["vayu_datasource"]),
             documentation_url=e.get("DOCUMENTATION_URL", "") or d["documentation_url"],
+            log_sample_rate=_float(e, "LOG_SAMPLE_RATE", d["log_sample_rate"]),
+            metrics_flush_seconds=_float(e, "METRICS_FLUSH_SECONDS", d["metrics_flush_seconds"]),
         )
 
 
