@@ -93,19 +93,20 @@ def _json(status: int, payload: bytes, headers: dict[str, str] | None = None) ->
 
 
 def build_app(service: Service, tally: Tally) -> APIGatewayHttpResolver:
-    """Routes and error mapping; CORS (preflight included) is answered here and only here. Failures are
+    """Routes and error mapping; CORS (preflight included) is answered here and only here behind the HTTP
+    API (a Function URL answers it from its configuration). Failures are
     always logged; a successful request only when it is one of the sample (LOG_SAMPLE_RATE)."""
     settings = service.settings
     origins = [o.strip() for o in settings.cors_allow_origin.split(",") if o.strip()] or ["*"]
-    app = APIGatewayHttpResolver(
-        cors=CORSConfig(
-            allow_origin=origins[0],
-            extra_origins=origins[1:] or None,
-            allow_headers=_CORS_HEADERS,
-            expose_headers=_EXPOSED,
-            max_age=600,
-        )
+    # Behind a Function URL, the URL's own configuration answers CORS (template.yaml): one place only.
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:] or None,
+        allow_headers=_CORS_HEADERS,
+        expose_headers=_EXPOSED,
+        max_age=600,
     )
+    app = APIGatewayHttpResolver(cors=cors if settings.front_door == "HttpApi" else None)
 
     def credential() -> str | None:
         event = app.current_event

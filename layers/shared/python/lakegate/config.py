@@ -43,6 +43,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from e
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "") or default
+    if value not in choices:
+        raise ConfigError(f"environment variable {name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "") or default
     if not NAME_RE.fullmatch(value):
@@ -102,6 +109,8 @@ class Settings:
     # summed over invocations are printed (0: every invocation). README, "Logs and metrics".
     log_sample_rate: float = 0.01
     metrics_flush_seconds: float = 60.0
+    # What serves the function: "HttpApi" (the function answers CORS) or "FunctionUrl" (the URL does).
+    front_door: str = "HttpApi"
 
     @property
     def limits(self) -> Limits:
@@ -132,6 +141,7 @@ class Settings:
             documentation_url=e.get("DOCUMENTATION_URL", "") or d["documentation_url"],
             log_sample_rate=_float(e, "LOG_SAMPLE_RATE", d["log_sample_rate"]),
             metrics_flush_seconds=_float(e, "METRICS_FLUSH_SECONDS", d["metrics_flush_seconds"]),
+            front_door=_choice(e, "FRONT_DOOR", d["front_door"], ("HttpApi", "FunctionUrl")),
         )
 
 
