@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from lakegate.errors import RateLimited
-from lakegate.ingest.rate_limits import Decision, LeasingRateLimiter, Scope, check, scopes_for
+from lakegate.ingest.rate_limits import Decision, Grant, LeasingRateLimiter, Scope, check, scopes_for
 from lakegate.memory import MemoryRateLimiter, MemoryWindowCounters
 
 from ..fakes import make_token
@@ -128,3 +128,20 @@ def test_a_request_refused_by_the_workspace_keeps_its_data_source_unit() -> None
     assert not limiter.hit(tight_ws, 100.1).allowed
     # the data source's lease lost nothing to the refusal: 10 more fit once the workspace has room
     assert sum(limiter.hit([Scope("ds#a", 10)], 100.2).allowed for _ in range(20)) == 9
+
+
+def test_the_leases_of_one_request_go_out_together() -> None:
+    # Given counters that let a lease through only once the other scope's lease is being taken too
+    import threading
+
+    together = threading.Barrier(2, timeout=10)
+
+    class Meeting(MemoryWindowCounters):
+        def take(self, key: str, want: int, limit: int, window: int) -> Grant:
+            together.wait()  # BrokenBarrierError (after 10 s) if the two leases were taken one after the other
+            return super().take(key, want, limit, window)
+
+    limiter = LeasingRateLimiter(Meeting())
+
+    # Then the first request of a window, which needs both its scopes' leases, is admitted
+    assert limiter.hit([Scope("ds#a", 10), Scope("ws#a", 100)], 100.0).allowed

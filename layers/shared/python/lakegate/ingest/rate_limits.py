@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -122,18 +123,22 @@ class LeasingRateLimiter:
         self._counters = counters
         self._leases: dict[str, _Lease] = {}
         self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # made on the first window needing two leases at once
 
     def hit(self, scopes: Sequence[Scope], now: float) -> Decision:
         window, reset = int(now), reset_after(now)
         with self._lock:
+            leases = [self._lease(scope.key, window) for scope in scopes]
+            self._refill(scopes, leases, now)
             spent: list[_Lease] = []
             tightest: Decision | None = None
-            for scope in scopes:
-                lease = self._lease(scope.key, window)
-                if not self._spend(scope, lease, now):
+            for scope, lease in zip(scopes, leases, strict=True):
+                lease.asked += 1
+                if lease.held == 0:  # the refill found the window full
                     for s in spent:  # a refused request holds no unit of the scopes it passed
                         s.held += 1
                     return Decision(False, scope.limit, 0, reset)
+                lease.held -= 1
                 spent.append(lease)
                 remaining = max(0, scope.limit - lease.count) + lease.held
                 if tightest is None or remaining < tightest.remaining:
@@ -150,21 +155,30 @@ class LeasingRateLimiter:
                 self._leases = {key: lease}
         return lease
 
-    def _spend(self, scope: Scope, lease: _Lease, now: float) -> bool:
-        lease.asked += 1
-        if lease.held == 0:
-            if lease.full:
-                return False
-            left = lease.window + 1 - now  # the part of the window still ahead
-            want = max(1, math.ceil(lease.asked_before * left), lease.leased)
-            grant = self._counters.take(
-                f"{scope.key}#{lease.window}", min(want, scope.limit), scope.limit, lease.window
-            )
+    def _refill(self, scopes: Sequence[Scope], leases: Sequence[_Lease], now: float) -> None:
+        """Lease again for every scope whose share is spent. The leases of one request are independent
+        writes: they go out together (a round trip, not one per scope, at the start of each window). A
+        lease taken for a request another scope then refuses stays with this function for the next."""
+        empty = [(scope, lease) for scope, lease in zip(scopes, leases, strict=True) if not lease.held]
+        asks = [(scope, lease) for scope, lease in empty if not lease.full]
+        if not asks:
+            return
+        if len(asks) == 1:
+            grants = [self._take(*asks[0], now)]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rate-lease")
+            pending = [self._pool.submit(self._take, scope, lease, now) for scope, lease in asks[1:]]
+            first = self._take(*asks[0], now)
+            grants = [first, *(f.result() for f in pending)]
+        for (_, lease), grant in zip(asks, grants, strict=True):
             lease.count = grant.count
-            if grant.taken == 0:
-                lease.full = True
-                return False
             lease.held += grant.taken
             lease.leased += grant.taken
-        lease.held -= 1
-        return True
+            lease.full = grant.taken == 0
+
+    def _take(self, scope: Scope, lease: _Lease, now: float) -> Grant:
+        left = lease.window + 1 - now  # the part of the window still ahead
+        want = max(1, math.ceil(lease.asked_before * left), lease.leased)
+        key = f"{scope.key}#{lease.window}"
+        return self._counters.take(key, min(want, scope.limit), scope.limit, lease.window)
