@@ -75,6 +75,7 @@ lint-template: $(SAMVENV)/.installed $(CHECKOVVENV)/.installed
 bench: install
 	$(VPY) bench/ingest.py
 	$(VPY) bench/request_rate.py
+	$(VPY) bench/small_requests.py
 	$(VPY) bench/compact.py
 	$(VPY) bench/local_server.py
 	$(VPY) bench/compact_memory.py

@@ -12,11 +12,10 @@ import orjson
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, CORSConfig, Response
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lakegate.aws import clients
 from lakegate.aws.firehose import FirehoseSink
-from lakegate.aws.rate_limits import DynamoRateLimiter
+from lakegate.aws.rate_limits import DynamoWindowCounters
 from lakegate.aws.refs import DynamoRefStore
 from lakegate.aws.registry import DynamoRegistry
 from lakegate.aws.tokens import DynamoTokenStore
@@ -28,12 +27,14 @@ from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
 from lakegate.ingest.datasources import DataSources, describe
 from lakegate.ingest.events import Ingestor, IngestResult
+from lakegate.ingest.rate_limits import LeasingRateLimiter
 from lakegate.ingest.registry import CachedRegistry
 from lakegate.ingest.tokens import CachedTokenStore
 from lakegate.ingest.vayu import VayuEvents
+from telemetry import Tally, sampled
 
 logger = Logger()  # service name and level come from POWERTOOLS_SERVICE_NAME and LOG_LEVEL
-metrics = Metrics()
+metrics = Metrics()  # printed by the Tally (telemetry.py): sums over invocations, not one document each
 
 _T = TypeVar("_T")
 _CORS_HEADERS = ["Authorization", "Content-Type", "Content-Encoding"]
@@ -63,7 +64,7 @@ class Service:
         admission = Admission(
             tokens,
             registry,
-            DynamoRateLimiter(settings.rate_limits_table, ddb),
+            LeasingRateLimiter(DynamoWindowCounters(settings.rate_limits_table, ddb)),
             settings.cluster_id,
             settings.datasource_rate_limit,
             settings.workspace_rate_limit,
@@ -104,19 +105,21 @@ def _json(status: int, payload: bytes, headers: dict[str, str] | None = None) ->
     return Response(status_code=status, content_type=JSON, body=payload.decode(), headers=headers or {})
 
 
-def build_app(service: Service) -> APIGatewayHttpResolver:
-    """Routes and error mapping; CORS (preflight included) is answered here and only here."""
+def build_app(service: Service, tally: Tally) -> APIGatewayHttpResolver:
+    """Routes and error mapping; CORS (preflight included) is answered here and only here behind the HTTP
+    API (a Function URL answers it from its configuration). Failures are
+    always logged; a successful request only when it is one of the sample (LOG_SAMPLE_RATE)."""
     settings = service.settings
     origins = [o.strip() for o in settings.cors_allow_origin.split(",") if o.strip()] or ["*"]
-    app = APIGatewayHttpResolver(
-        cors=CORSConfig(
-            allow_origin=origins[0],
-            extra_origins=origins[1:] or None,
-            allow_headers=_CORS_HEADERS,
-            expose_headers=_EXPOSED,
-            max_age=600,
-        )
+    # Behind a Function URL, the URL's own configuration answers CORS (template.yaml): one place only.
+    cors = CORSConfig(
+        allow_origin=origins[0],
+        extra_origins=origins[1:] or None,
+        allow_headers=_CORS_HEADERS,
+        expose_headers=_EXPOSED,
+        max_age=600,
     )
+    app = APIGatewayHttpResolver(cors=cors if settings.front_door == "HttpApi" else None)
 
     def credential() -> str | None:
         event = app.current_event
@@ -150,26 +153,27 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
             rid = request_id()
             logger.append_keys(datasource=name, workspace=token.workspace_id, wait=wait, import_id=rid)
             result = service.ingestor.ingest(token, name, data, rid, wait=wait, time_left=time_left())
-            metrics.add_metric(name="SuccessfulRows", unit=MetricUnit.Count, value=result.successful_rows)
-            metrics.add_metric(name="QuarantinedRows", unit=MetricUnit.Count, value=result.quarantined_rows)
-            metrics.add_metric(name="BytesReceived", unit=MetricUnit.Bytes, value=len(raw))
-            logger.info(
-                "ingested",
-                extra={
-                    "rows": result.successful_rows,
-                    "quarantined_rows": result.quarantined_rows,
-                    "bytes": len(raw),
-                    "decompressed_bytes": len(data),
-                    "duplicate_rows": result.duplicate_rows,
-                    "created_datasource": result.created,
-                    "firehose_calls": result.delivery.calls,
-                },
-            )
+            tally.add_metric(name="SuccessfulRows", unit=MetricUnit.Count, value=result.successful_rows)
+            tally.add_metric(name="QuarantinedRows", unit=MetricUnit.Count, value=result.quarantined_rows)
+            tally.add_metric(name="BytesReceived", unit=MetricUnit.Bytes, value=len(raw))
+            if sampled(settings.log_sample_rate) or result.created:
+                logger.info(
+                    "ingested",
+                    extra={
+                        "rows": result.successful_rows,
+                        "quarantined_rows": result.quarantined_rows,
+                        "bytes": len(raw),
+                        "decompressed_bytes": len(data),
+                        "duplicate_rows": result.duplicate_rows,
+                        "created_datasource": result.created,
+                        "firehose_calls": result.delivery.calls,
+                    },
+                )
             return _json(200 if wait else 202, _events_answer(result), admitted.decision.headers())
 
         return _limited(admitted, run)
 
-    _vayu_routes(app, service, credential, request_body, request_id, time_left)
+    _vayu_routes(app, service, tally, credential, request_body, request_id, time_left)
     _datasource_routes(app, service, credential, request_body)
 
     def docs() -> str:
@@ -178,7 +182,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
     def domain_error(e: LakegateError) -> Response[str]:
         status, payload, headers = error_response(e, docs())
         logger.info("rejected", extra={"status": status, "reason": e.message})
-        metrics.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
+        tally.add_metric(name=f"Status{status // 100}xx", unit=MetricUnit.Count, value=1)
         return _json(status, payload, headers)
 
     def store_unavailable(e: StoreUnavailable) -> Response[str]:
@@ -186,7 +190,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
 
     def unexpected(e: Exception) -> Response[str]:
         logger.exception("unexpected error")
-        metrics.add_metric(name="Status5xx", unit=MetricUnit.Count, value=1)
+        tally.add_metric(name="Status5xx", unit=MetricUnit.Count, value=1)
         return _json(500, internal_error_body(docs()))
 
     # Registered by call, not decorator: powertools' decorator is untyped and would untype these.
@@ -201,6 +205,7 @@ def build_app(service: Service) -> APIGatewayHttpResolver:
 def _vayu_routes(
     app: APIGatewayHttpResolver,
     service: Service,
+    tally: Tally,
     credential: Callable[[], str | None],
     request_body: Callable[[int], tuple[bytes, bytes]],
     request_id: Callable[[], str],
@@ -223,7 +228,8 @@ def _vayu_routes(
         plain = vayu.parse_login(body.raw_body(event.get("body"), bool(event.get("isBase64Encoded"))))
         admitted = service.admission.admit(plain, target, Access.APPEND)
         access = issue_access_token(plain, time.time(), admitted.token.expires_at)
-        logger.info("vayu login", extra={"workspace": admitted.token.workspace_id})
+        if sampled(service.settings.log_sample_rate):
+            logger.info("vayu login", extra={"workspace": admitted.token.workspace_id})
         return _json(200, orjson.dumps({"accessToken": access}), admitted.decision.headers())
 
     @app.post("/events")
@@ -259,19 +265,20 @@ def _vayu_routes(
             return service.vayu.submit(token, data, request_id(), time_left())
 
         answer = _limited(admitted, run)
-        logger.info(
-            "vayu events",
-            extra={
-                "datasource": target,
-                "workspace": token.workspace_id,
-                "dry_run": dry_run,
-                "valid_events": len(answer.valid),
-                "invalid_events": len(answer.invalid),
-            },
-        )
+        if sampled(service.settings.log_sample_rate):
+            logger.info(
+                "vayu events",
+                extra={
+                    "datasource": target,
+                    "workspace": token.workspace_id,
+                    "dry_run": dry_run,
+                    "valid_events": len(answer.valid),
+                    "invalid_events": len(answer.invalid),
+                },
+            )
         if not dry_run:
-            metrics.add_metric(name="ValidEvents", unit=MetricUnit.Count, value=len(answer.valid))
-            metrics.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(answer.invalid))
+            tally.add_metric(name="ValidEvents", unit=MetricUnit.Count, value=len(answer.valid))
+            tally.add_metric(name="InvalidEvents", unit=MetricUnit.Count, value=len(answer.invalid))
         return _json(200, answer.body(), admitted.decision.headers())
 
 
@@ -349,17 +356,25 @@ def _unavailable(e: StoreUnavailable, admitted: Admitted | None) -> Unavailable:
 
 
 _app: APIGatewayHttpResolver | None = None
+_tally: Tally | None = None
 
 
 def _get_app() -> APIGatewayHttpResolver:
-    global _app  # noqa: PLW0603 - one app per warm Lambda, built on the first request, not at import
+    global _app, _tally  # noqa: PLW0603 - one app per warm Lambda, built on the first request, not at import
     if _app is None:
-        _app = build_app(Service.from_env())
+        service = Service.from_env()
+        _tally = Tally(metrics, service.settings.metrics_flush_seconds, time.monotonic)
+        _app = build_app(service, _tally)
     return _app
 
 
 @logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
-    return _get_app().resolve(event, context)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """`context`: Lambda's context object, or a stand-in with its attributes (lakegate_local.runtime)."""
+    app = _get_app()
+    assert _tally is not None, "built with the app"
+    _tally.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
+    try:
+        return app.resolve(event, context)
+    finally:
+        _tally.flush_if_due()

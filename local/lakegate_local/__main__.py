@@ -14,6 +14,7 @@ from types import FrameType
 
 from lakegate_local import aws, cfn_yaml, moto_memo, moto_transactions
 from lakegate_local.compactor_loop import CompactorLoop, rate_seconds
+from lakegate_local.function_url import UrlRouter
 from lakegate_local.instances import InstancePool
 from lakegate_local.intrinsics import TemplateError
 from lakegate_local.routing import Router
@@ -73,6 +74,12 @@ def _expiry_period(template: Path) -> float:
     return rate_seconds(rule["Properties"]["ScheduleExpression"])
 
 
+def _front(stack: Stack) -> str:
+    if stack.function_url is not None:
+        return "a Function URL: every path and method reaches the function"
+    return ", ".join(r.key for r in stack.function.routes)
+
+
 def _banner(
     api: str, endpoint: str, token: str, stack: Stack, lake: Path, interval: float, instances: int
 ) -> str:
@@ -90,7 +97,7 @@ def _banner(
         else ""
     )
     return f"""{READY}: api={api} aws={endpoint} bucket={stream.bucket}
-  API:          {api}  ({", ".join(r.key for r in stack.function.routes)})
+  API:          {api}  ({_front(stack)})
                 {instances} warm instances of {stack.function.name}, one request at a time each
   AWS endpoint: {endpoint}  (moto: S3, DynamoDB, Firehose, Glue; any credentials, region us-east-1)
   Admin token:  {token}
@@ -143,7 +150,9 @@ def _serve(
 def main() -> int:
     template = Path(os.environ.get("LAKEGATE_TEMPLATE") or REPO / "template.yaml")
     try:
-        stack = load_stack(template)
+        # FRONT_DOOR=FunctionUrl serves the function as template.yaml's FrontDoor parameter would.
+        front_door = os.environ.get("FRONT_DOOR")
+        stack = load_stack(template, parameters={"FrontDoor": front_door} if front_door else None)
         compactor: Function = load_function(template, COMPACTOR)
     except (OSError, TemplateError) as e:
         print(f"cannot read {template}: {e}", file=sys.stderr)
@@ -193,7 +202,9 @@ def main() -> int:
         local_aws.stop()
         raise
     try:
-        api = ApiServer(("127.0.0.1", api_port), Router(stack.function.routes), pool)
+        url = stack.function_url
+        routes = Router(stack.function.routes) if url is None else UrlRouter()
+        api = ApiServer(("127.0.0.1", api_port), routes, pool, url=url)
     except OSError as e:
         pool.close()
         local_aws.stop()

@@ -49,13 +49,26 @@ _ARNS: Final[Mapping[str, str]] = {
 class Intrinsics:
     """Resolves Ref, Fn::GetAtt, Fn::Sub, Fn::If and friends against one template.
 
-    `Ref` of a parameter is its Default; `Ref` of a resource is the physical name the caller gives it.
+    `Ref` of a parameter is the value `parameters` gives it (as `sam deploy --parameter-overrides` would),
+    else its Default; `Ref` of a resource is the physical name the caller gives it.
     """
 
     def __init__(
-        self, template: Mapping[str, Any], physical_name: Callable[[str, str], str], pseudo: Pseudo
+        self,
+        template: Mapping[str, Any],
+        physical_name: Callable[[str, str], str],
+        pseudo: Pseudo,
+        parameters: Mapping[str, str] | None = None,
     ) -> None:
         self._parameters: Mapping[str, Any] = template.get("Parameters") or {}
+        self._overrides: Mapping[str, str] = parameters or {}
+        for name, value in self._overrides.items():
+            declared = self._parameters.get(name)
+            if declared is None:
+                raise TemplateError(f"parameter {name} is not declared")
+            allowed = (declared or {}).get("AllowedValues")
+            if allowed is not None and value not in [str(a) for a in allowed]:
+                raise TemplateError(f"parameter {name} must be one of {', '.join(map(str, allowed))}")
         self._resources: Mapping[str, Any] = template.get("Resources") or {}
         self._conditions: Mapping[str, Any] = template.get("Conditions") or {}
         self._mappings: Mapping[str, Any] = template.get("Mappings") or {}
@@ -135,6 +148,8 @@ class Intrinsics:
             return NO_VALUE
         if name in pseudo:
             return pseudo[name]
+        if name in self._overrides:
+            return self._overrides[name]
         if name in self._parameters:
             parameter = self._parameters[name] or {}
             if "Default" not in parameter:

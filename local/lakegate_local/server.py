@@ -1,4 +1,5 @@
-"""The local HTTP API: API Gateway's front (routes, body cap, its own errors) before the real handler."""
+"""The local front door: API Gateway's HTTP API (routes, body cap, its own errors) or a Lambda Function URL
+(every path, its CORS configuration), before the real handler."""
 
 from __future__ import annotations
 
@@ -20,7 +21,13 @@ from lakegate_local.apigw import (
     message,
     to_response,
 )
-from lakegate_local.routing import Router
+from lakegate_local.function_url import preflight, with_cors
+from lakegate_local.routing import Match
+from lakegate_local.template import FunctionUrl
+
+
+class Routes(Protocol):
+    def match(self, method: str, path: str) -> Match | None: ...
 
 
 class Invoker(Protocol):
@@ -57,14 +64,16 @@ class ApiServer(ThreadingHTTPServer):
     def __init__(
         self,
         address: tuple[str, int],
-        router: Router,
+        router: Routes,
         function: Invoker,
         log: TextIO | None = None,
         idle_timeout: float = IDLE_TIMEOUT_SECONDS,
         body_timeout: float = BODY_TIMEOUT_SECONDS,
+        url: FunctionUrl | None = None,
     ) -> None:
         super().__init__(address, _RequestHandler)
         self.router = router
+        self.function_url = url  # a Function URL's CORS, when that is the front door (function_url.UrlRouter)
         self.function = function
         self.log = log or sys.stderr
         self.idle_timeout = idle_timeout
@@ -148,6 +157,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
         except _BadRequestError:
             self.close_connection = True
             return message(400, "Bad Request", info.request_id)
+        url = self.server.function_url
+        lowered = {name.lower(): value for name, value in self.headers.items()}
+        if url is not None and (answer := preflight(url, self.command, lowered, info.request_id)):
+            return answer
         match = self.server.router.match(self.command, self.path.partition("?")[0])
         if match is None:
             return message(404, "Not Found", info.request_id)
@@ -162,7 +175,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         )
         try:
             result = self.server.function.invoke(build_event(request, match, info))
-            return to_response(result, info.request_id)
+            response = to_response(result, info.request_id)
+            return response if url is None else with_cors(url, response, lowered)
         except MalformedResponseError as e:
             self._log_error(info, f"malformed Lambda response: {e}")
         except Exception:  # noqa: BLE001 - any function error is API Gateway's 500, never a crash

@@ -15,6 +15,7 @@ TABLE = "AWS::DynamoDB::Table"
 BUCKET = "AWS::S3::Bucket"
 DELIVERY_STREAM = "AWS::KinesisFirehose::DeliveryStream"
 FUNCTION = "AWS::Serverless::Function"
+FUNCTION_URL = "AWS::Lambda::Url"
 # Lambda's defaults when neither the function nor Globals say.
 _DEFAULT_TIMEOUT = 3
 _DEFAULT_MEMORY = 128
@@ -120,13 +121,29 @@ class Function:
 
 
 @dataclass(frozen=True, slots=True)
+class FunctionUrl:
+    """An AWS::Lambda::Url in front of the function: every method and path reaches it, and the URL's CORS
+    configuration (None: none) answers preflights and adds its headers to the function's answers."""
+
+    allow_origins: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    allow_headers: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int = 0
+    allow_credentials: bool = False
+    cors: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Stack:
-    """Everything the local server creates in moto, and the function it serves."""
+    """Everything the local server creates in moto, and the function it serves: behind its HTTP API
+    routes, or behind a Function URL when the template (with its parameters) declares one for it."""
 
     tables: tuple[Table, ...]
     buckets: tuple[str, ...]
     delivery_streams: tuple[DeliveryStream, ...]
     function: Function
+    function_url: FunctionUrl | None = None
 
     @property
     def raw_stream(self) -> DeliveryStream:
@@ -135,9 +152,11 @@ class Stack:
         return self.delivery_streams[0]
 
 
-def load_stack(path: Path, function_id: str = "IngestFunction") -> Stack:
-    """Read `template.yaml` and derive the local stack from it."""
-    return derive(cfn_yaml.load(path), function_id)
+def load_stack(
+    path: Path, function_id: str = "IngestFunction", parameters: Mapping[str, str] | None = None
+) -> Stack:
+    """Read `template.yaml` and derive the local stack from it, with `parameters` over the defaults."""
+    return derive(cfn_yaml.load(path), function_id, parameters)
 
 
 def load_function(path: Path, function_id: str) -> Function:
@@ -153,8 +172,12 @@ def load_function(path: Path, function_id: str) -> Function:
     )
 
 
-def derive(template: Mapping[str, Any], function_id: str = "IngestFunction") -> Stack:
-    intrinsics = Intrinsics(template, physical_name, PSEUDO)
+def derive(
+    template: Mapping[str, Any],
+    function_id: str = "IngestFunction",
+    parameters: Mapping[str, str] | None = None,
+) -> Stack:
+    intrinsics = Intrinsics(template, physical_name, PSEUDO, parameters)
     resources: Mapping[str, Any] = template.get("Resources") or {}
     present = {
         logical_id: resource
@@ -175,11 +198,28 @@ def derive(template: Mapping[str, Any], function_id: str = "IngestFunction") -> 
         raise TemplateError(f"the template declares no {FUNCTION} named {function_id}")
     globals_ = _Properties((template.get("Globals") or {}).get("Function") or {}, intrinsics)
     own = _Properties(present[function_id].get("Properties") or {}, intrinsics)
+    function = _function(function_id, globals_, own)
+    urls = [_url(props) for _, props in of_type(FUNCTION_URL) if props["TargetFunctionArn"] == function.arn]
     return Stack(
         tables=tuple(_table(logical_id, props) for logical_id, props in of_type(TABLE)),
         buckets=tuple(physical_name(logical_id, BUCKET) for logical_id, _ in of_type(BUCKET)),
         delivery_streams=tuple(_stream(logical_id, props) for logical_id, props in of_type(DELIVERY_STREAM)),
-        function=_function(function_id, globals_, own),
+        function=function,
+        function_url=urls[0] if urls else None,
+    )
+
+
+def _url(props: _Properties) -> FunctionUrl:
+    cors = props.get("Cors")
+    if cors is None:
+        return FunctionUrl(cors=False)
+    return FunctionUrl(
+        allow_origins=tuple(map(str, cors.get("AllowOrigins") or ())),
+        allow_methods=tuple(str(m).upper() for m in cors.get("AllowMethods") or ()),
+        allow_headers=tuple(str(h).lower() for h in cors.get("AllowHeaders") or ()),
+        expose_headers=tuple(str(h).lower() for h in cors.get("ExposeHeaders") or ()),
+        max_age=int(cors.get("MaxAge") or 0),
+        allow_credentials=_is_true(cors.get("AllowCredentials")),
     )
 
 

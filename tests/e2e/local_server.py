@@ -67,24 +67,29 @@ def _wait_ready(process: subprocess.Popen[str], lines: queue.Queue[str], stderr:
 
 
 @contextmanager
-def local_server(workdir: Path) -> Iterator[LocalServer]:
-    """`python -m lakegate_local` on free ports, its lake beside the test's files, until the block ends."""
+def local_server(workdir: Path, extra_env: dict[str, str] | None = None) -> Iterator[LocalServer]:
+    """`python -m lakegate_local` on free ports, its lake beside the test's files, until the block ends
+    (`extra_env`: more of the server's settings, FRONT_DOOR=FunctionUrl say)."""
     api_port, aws_port, token = _free_port(), _free_port(), "e2e-admin-token"
     paths = [
         str(REPO / p) for p in ("layers/shared/python", "functions/ingest", "functions/compactor", "local")
     ]
     # An inherited PYTHONPATH comes first, as PYTHONPATH does: it can put a stand-in handler in front.
     inherited = [os.environ["PYTHONPATH"]] if os.environ.get("PYTHONPATH") else []
-    env = os.environ | {
-        "PORT": str(api_port),
-        "AWS_ENDPOINT_PORT": str(aws_port),
-        "ADMIN_TOKEN": token,
-        "PYTHONPATH": os.pathsep.join([*inherited, *paths]),
-        "PYTHONUNBUFFERED": "1",
-        # The compactor's disk mirror goes beside the test's files, not into the repository's lake/.
-        "LAKE_DIR": str(workdir / "lake"),
-        "COMPACT_INTERVAL_SECONDS": "0.5",
-    }
+    env = (
+        os.environ
+        | {
+            "PORT": str(api_port),
+            "AWS_ENDPOINT_PORT": str(aws_port),
+            "ADMIN_TOKEN": token,
+            "PYTHONPATH": os.pathsep.join([*inherited, *paths]),
+            "PYTHONUNBUFFERED": "1",
+            # The compactor's disk mirror goes beside the test's files, not into the repository's lake/.
+            "LAKE_DIR": str(workdir / "lake"),
+            "COMPACT_INTERVAL_SECONDS": "0.5",
+        }
+        | (extra_env or {})
+    )
     stderr = workdir / "server.stderr"
     with stderr.open("w") as err:
         process = subprocess.Popen(

@@ -1,4 +1,5 @@
-"""Rate limits on moto: atomic counters per window, headers on every answer, 429 inserts nothing."""
+"""Rate limits on moto: leases from atomic counters per window, never more than the limit across warm
+functions, headers on every answer, 429 inserts nothing."""
 
 from __future__ import annotations
 
@@ -8,16 +9,26 @@ from concurrent.futures import ThreadPoolExecutor
 import boto3
 import pytest
 
-from lakegate.aws.rate_limits import COUNTER_TTL_SECONDS, DynamoRateLimiter
-from lakegate.ingest.rate_limits import Scope
+from lakegate.aws.rate_limits import COUNTER_TTL_SECONDS, DynamoWindowCounters
+from lakegate.ingest.rate_limits import LeasingRateLimiter, Scope
 from tests.integration.conftest import Lake, body_of
 
 ROW = b'{"city": "Chicago"}'
 NOW = 1_800_000_000.25
 
 
-def limiter(lake: Lake, shard: int | None = None) -> DynamoRateLimiter:
-    return DynamoRateLimiter(lake.env["RATE_LIMITS_TABLE"], boto3.client("dynamodb"), shard=shard)
+def counters(lake: Lake, shard: int | None = None) -> DynamoWindowCounters:
+    return DynamoWindowCounters(lake.env["RATE_LIMITS_TABLE"], boto3.client("dynamodb"), shard=shard)
+
+
+def limiter(lake: Lake, shard: int | None = None) -> LeasingRateLimiter:
+    """One warm function's limiter."""
+    return LeasingRateLimiter(counters(lake, shard))
+
+
+def counter(lake: Lake, key: str) -> int:
+    item = boto3.client("dynamodb").get_item(TableName=lake.env["RATE_LIMITS_TABLE"], Key={"pk": {"S": key}})
+    return int(item["Item"]["n"]["N"])
 
 
 def test_a_window_admits_exactly_its_limit(lake: Lake) -> None:
@@ -62,12 +73,84 @@ def test_burst_of_concurrent_requests_gets_exactly_the_limit(lake: Lake) -> None
     assert allowed.count(True) == 17
 
 
-def test_sharded_counter_never_admits_more_than_the_limit(lake: Lake) -> None:
-    # Given a limit of 2,000/s: three shards of 667 each
+def test_sharded_counter_admits_exactly_the_limit(lake: Lake) -> None:
+    # Given a limit of 2,000/s: three shards of 667, 667 and 666, three functions each starting on its own,
+    # taking turns until each is refused
     scope = [Scope("ws#big", 2000)]
-    counts = [sum(limiter(lake, shard=s).hit(scope, NOW).allowed for _ in range(700)) for s in range(3)]
+    functions = [limiter(lake, shard=s) for s in range(3)]
+    admitted = [0, 0, 0]
+    open_ = {0, 1, 2}
+    while open_:
+        for i in sorted(open_):
+            if functions[i].hit(scope, NOW).allowed:
+                admitted[i] += 1
+            else:
+                open_.discard(i)
 
-    assert counts == [667, 667, 667]
+    # Then the shards add up to the limit exactly: a function spills onto another shard's room
+    assert sum(admitted) == 2000
+    assert [counter(lake, f"ws#big#{int(NOW)}#{s}") for s in range(3)] == [667, 667, 666]
+
+
+def test_a_lease_that_does_not_fit_takes_what_is_left(lake: Lake) -> None:
+    c = counters(lake)
+
+    assert c.take("ds#ws1#fit", 7, 10, int(NOW)).taken == 7
+    grant = c.take("ds#ws1#fit", 7, 10, int(NOW))
+
+    assert (grant.taken, grant.count) == (3, 10)
+    assert c.take("ds#ws1#fit", 1, 10, int(NOW)).taken == 0
+    assert counter(lake, "ds#ws1#fit") == 10
+
+
+@pytest.mark.usefixtures("atomic_items")
+def test_warm_functions_leasing_in_parallel_never_admit_more_than_the_limit(lake: Lake) -> None:
+    # Given six warm functions (threads, each its own limiter) sending 25 requests a window for 4 windows
+    # to a scope of 60 a second, with demand that varies so leases are sized differently
+    scope = [Scope("ds#ws1#shared", 60), Scope("ws#ws1", 1000)]
+    barrier = threading.Barrier(6)
+
+    def function(i: int) -> list[int]:
+        rl = limiter(lake)
+        admitted = [0] * 5
+        for w in range(4):
+            barrier.wait()
+            asks = 25 if (i + w) % 3 else 5
+            for r in range(asks):
+                admitted[w] += rl.hit(scope, int(NOW) + w + r / asks).allowed
+        barrier.wait()
+        # a last window where every function asks until it is refused: no lease is left unspent
+        while rl.hit(scope, int(NOW) + 4.5).allowed:
+            admitted[4] += 1
+        return admitted
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        per_function = list(pool.map(function, range(6)))
+
+    for w in range(4):
+        total = sum(f[w] for f in per_function)
+        # Then no window admits more than its limit, and its counter (the sum of the leases) stays within it
+        assert total <= 60
+        assert total <= counter(lake, f"ds#ws1#shared#{int(NOW) + w}") <= 60
+    # and a window whose every function asks until refused admits exactly the limit
+    assert sum(f[4] for f in per_function) == 60
+
+
+def test_a_steady_stream_through_one_function_writes_once_a_window_per_scope(lake: Lake) -> None:
+    # Given one warm function admitting 20 single-row requests a second for 5 seconds
+    rl = limiter(lake)
+    scope = [Scope("ds#ws1#steady", 100), Scope("ws#ws1", 1000)]
+    calls = []
+    boto_client = rl._counters._client  # type: ignore[attr-defined]
+    boto_client.meta.events.register("before-call.dynamodb.UpdateItem", lambda **_: calls.append(1))
+
+    allowed = [rl.hit(scope, int(NOW) + i / 20).allowed for i in range(100)]
+
+    # Then all are admitted with at most 0.2 writes each (the first window leases 1, 2, 4, ...)
+    assert all(allowed)
+    assert len(calls) / len(allowed) <= 0.2
+    # and the counters hold exactly what the function leased: 20 a window once it knows its rate
+    assert counter(lake, f"ds#ws1#steady#{int(NOW) + 3}") == 20
 
 
 def test_every_answer_carries_the_rate_headers(lake: Lake) -> None:

@@ -21,6 +21,7 @@ from tests.integration.test_vayu_api import as_stored, batch, ev, get, send
 def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     monkeypatch.setattr(app.logger.registered_handler, "stream", buffer)
+    monkeypatch.setenv("LOG_SAMPLE_RATE", "1")  # every successful request logged, logins included
     yield buffer
 
 

@@ -119,3 +119,15 @@ def test_missing_in_the_process_environment(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ConfigError) as info:
         Settings.from_env()
     assert str(info.value) == "environment variable DELIVERY_STREAM is required"
+
+
+def test_logging_metrics_and_front_door_settings_are_read() -> None:
+    env = REQUIRED | {"LOG_SAMPLE_RATE": "0.5", "METRICS_FLUSH_SECONDS": "0", "FRONT_DOOR": "FunctionUrl"}
+    s = Settings.from_env(env)
+    assert (s.log_sample_rate, s.metrics_flush_seconds, s.front_door) == (0.5, 0.0, "FunctionUrl")
+
+
+def test_an_unknown_front_door_is_a_config_error() -> None:
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(REQUIRED | {"FRONT_DOOR": "Cloudfront"})
+    assert "FRONT_DOOR must be one of HttpApi, FunctionUrl" in str(info.value)

@@ -71,6 +71,8 @@ def _substitute(node: Any, removed: Mapping[str, str]) -> Any:
             node["Fn::GetAtt"] if isinstance(node["Fn::GetAtt"], list) else node["Fn::GetAtt"].split(".", 1)
         )
         if target in removed:
+            if attr == "FunctionUrl":  # AWS::Lambda::Url: the address Lambda would give it
+                return f"https://{standin(target).lower()}.lambda-url.{REGION}.on.aws/"
             return standin_arn(removed[target], target) if attr == "Arn" else standin(target)
     if set(node) == {"Fn::Sub"}:
         body = node["Fn::Sub"]
@@ -114,6 +116,7 @@ class Deployed:
     outputs: dict[str, str]
     physical: dict[str, str]
     removed: dict[str, dict[str, Any]]
+    parameters: Mapping[str, str]
 
     def function_environment(self, logical_id: str) -> dict[str, str]:
         config = self.session.client("lambda").get_function_configuration(
@@ -122,8 +125,11 @@ class Deployed:
         return dict(config["Environment"]["Variables"])
 
 
-def deploy(session: Any, cfn: Mapping[str, Any], stack_name: str = STACK) -> Deployed:
-    """Upload placeholder code, create the stack, then the stand-ins the code needs."""
+def deploy(
+    session: Any, cfn: Mapping[str, Any], stack_name: str = STACK, parameters: Mapping[str, str] | None = None
+) -> Deployed:
+    """Upload placeholder code, create the stack (with `parameters` over the defaults), then the stand-ins
+    the code needs."""
     from moto.cloudformation.parsing import get_model_map
 
     s3 = session.client("s3")
@@ -141,6 +147,7 @@ def deploy(session: Any, cfn: Mapping[str, Any], stack_name: str = STACK) -> Dep
         StackName=stack_name,
         TemplateBody=orjson.dumps(stack).decode(),
         Capabilities=["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in (parameters or {}).items()],
     )
     described = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     outputs = {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])}
@@ -150,7 +157,7 @@ def deploy(session: Any, cfn: Mapping[str, Any], stack_name: str = STACK) -> Dep
         # moto gives permissions and layer versions no physical id; nothing here needs them.
         if "PhysicalResourceId" in r
     }
-    deployed = Deployed(session, outputs, physical, removed)
+    deployed = Deployed(session, outputs, physical, removed, parameters or {})
     _create_standins(deployed)
     return deployed
 
@@ -188,3 +195,18 @@ def _create_standins(deployed: Deployed) -> None:
             )
         elif resource["Type"] == "AWS::Glue::Database":
             session.client("glue").create_database(DatabaseInput={"Name": standin(logical_id)})
+        elif resource["Type"] == "AWS::Lambda::Url" and _condition_holds(deployed, resource):
+            target = props["TargetFunctionArn"]["Fn::GetAtt"][0]
+            # AllowOrigins is `!Split [",", !Ref CorsAllowOrigin]`, resolved as CloudFormation would.
+            origins = deployed.parameters.get("CorsAllowOrigin", "*").split(",")
+            session.client("lambda").create_function_url_config(
+                FunctionName=deployed.physical[target],
+                AuthType=props["AuthType"],
+                Cors=props["Cors"] | {"AllowOrigins": origins},
+            )
+
+
+def _condition_holds(deployed: Deployed, resource: Mapping[str, Any]) -> bool:
+    """Whether CloudFormation created a resource of the stack: its condition, from the function it serves
+    (the only conditional stand-in is the Function URL, whose condition is FrontDoor=FunctionUrl)."""
+    return "Condition" not in resource or deployed.parameters.get("FrontDoor") == "FunctionUrl"

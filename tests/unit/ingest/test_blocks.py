@@ -14,6 +14,8 @@ import random
 
 import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from lakegate.ingest.blocks import compile_block_check
 from lakegate.ingest.rows import compile_validator, parse_and_check
@@ -290,3 +292,49 @@ def test_a_key_msgspec_cannot_name_leaves_the_schema_to_the_slower_paths(key: st
     row = orjson.dumps({"a": "x", "o": {key: "y"}})
     checked = parse_and_check(row, compile_validator(ds), 1_000_000)
     assert list(checked.accepted) == [row] and checked.rejected == []
+
+
+# --- a block with bad lines: the fast path finds them and keeps the rest, with the reference's verdicts ----
+
+
+def _reference(
+    body: bytes, ds: DataSource, max_line_bytes: int
+) -> tuple[list[bytes], list[tuple[bytes, str, str]]]:
+    from lakegate.ingest.rows import AcceptedRows, CheckedBatch, _parse_and_check_each, _split_lines
+
+    checked = CheckedBatch(AcceptedRows(), [])
+    _parse_and_check_each(_split_lines(body), compile_validator(ds), max_line_bytes, checked)
+    return list(checked.accepted), [(r.line, r.column, r.error) for r in checked.rejected]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**16),
+    rate=st.sampled_from([0.0, 0.01, 0.1, 0.5, 1.0]),
+    span=st.sampled_from([1024, 4096, 1_000_000]),
+    ending=st.sampled_from([b"\n", b""]),
+)
+def test_blocks_with_bad_lines_agree_with_the_reference(
+    seed: int, rate: float, span: int, ending: bytes
+) -> None:
+    # Given valid rows with bad ones (every kind above, and random edits) planted at a rate, over many blocks
+    rnd = random.Random(seed)
+    lines = _lines(seed % 7, 300)
+    planted = ADVERSARIAL + LEFT_TO_OTHERS
+    for i in range(len(lines)):
+        if rnd.random() < rate:
+            if rnd.random() < 0.7:
+                lines[i] = rnd.choice(planted)
+            else:
+                edited = bytearray(lines[i])
+                edited[rnd.randrange(len(edited))] = rnd.choice(b'{}":,0x\xff')
+                lines[i] = bytes(edited)
+    body = b"\n".join(lines) + ending
+
+    # When the fast path checks it (blocks of `span` bytes at most)
+    checked = parse_and_check(body, compile_validator(DS), span)
+
+    # Then it accepts and quarantines exactly the reference's rows, in order, with the same errors
+    accepted, rejected = _reference(body, DS, span)
+    assert list(checked.accepted) == accepted
+    assert [(r.line, r.column, r.error) for r in checked.rejected] == rejected

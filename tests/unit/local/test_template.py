@@ -116,3 +116,11 @@ def test_repo_template_names_only_resources_the_local_server_creates() -> None:
     assert env["DELIVERY_STREAM"] in {s.name for s in stack.delivery_streams}
     assert env["CLUSTER_ID"]
     assert any(r.key == "POST /v0/events" for r in stack.function.routes)
+
+
+def test_a_parameter_override_must_be_declared_and_allowed() -> None:
+    template = Path(__file__).resolve().parents[3] / "template.yaml"
+    with pytest.raises(TemplateError, match="must be one of HttpApi, FunctionUrl"):
+        load_stack(template, parameters={"FrontDoor": "Cloudfront"})
+    with pytest.raises(TemplateError, match="not declared"):
+        load_stack(template, parameters={"NoSuchParameter": "1"})

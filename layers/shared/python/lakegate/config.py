@@ -43,6 +43,13 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
         raise ConfigError(f"environment variable {name} must be a number, got {raw!r}") from e
 
 
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "") or default
+    if value not in choices:
+        raise ConfigError(f"environment variable {name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 def _name(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name, "") or default
     if not NAME_RE.fullmatch(value):
@@ -98,6 +105,12 @@ class Settings:
     # Where lakegate's README is published: errors link to its sections (lakegate.http.documentation). The
     # repository has no public address of its own, so by default the link names the file in it.
     documentation_url: str = "README.md"
+    # The share of successful requests logged in full (failures always are), and how often the metrics
+    # summed over invocations are printed (0: every invocation). README, "Logs and metrics".
+    log_sample_rate: float = 0.01
+    metrics_flush_seconds: float = 60.0
+    # What serves the function: "HttpApi" (the function answers CORS) or "FunctionUrl" (the URL does).
+    front_door: str = "HttpApi"
 
     @property
     def limits(self) -> Limits:
@@ -126,6 +139,9 @@ class Settings:
             workspace_rate_limit=_int(e, "WORKSPACE_RATE_LIMIT", d["workspace_rate_limit"]),
             vayu_datasource=_name(e, "VAYU_DATASOURCE", d["vayu_datasource"]),
             documentation_url=e.get("DOCUMENTATION_URL", "") or d["documentation_url"],
+            log_sample_rate=_float(e, "LOG_SAMPLE_RATE", d["log_sample_rate"]),
+            metrics_flush_seconds=_float(e, "METRICS_FLUSH_SECONDS", d["metrics_flush_seconds"]),
+            front_door=_choice(e, "FRONT_DOOR", d["front_door"], ("HttpApi", "FunctionUrl")),
         )
 
 

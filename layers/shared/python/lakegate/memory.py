@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 from lakegate.dedup import Claim
 from lakegate.errors import NameTaken, StoreUnavailable
 from lakegate.ingest.auth import Token
-from lakegate.ingest.rate_limits import Decision, Scope, reset_after
+from lakegate.ingest.rate_limits import Grant, LeasingRateLimiter
 from lakegate.schema import DataSource
 
 if TYPE_CHECKING:
     from lakegate.dedup import RefStore
     from lakegate.ingest.delivery import RecordSink
-    from lakegate.ingest.rate_limits import RateLimiter
+    from lakegate.ingest.rate_limits import RateLimiter, WindowCounters
     from lakegate.ingest.registry import Registry
     from lakegate.ingest.tokens import TokenStore
     from lakegate.lake.evolution import SchemaStore
@@ -121,25 +121,32 @@ class MemoryRefStore:
         return held[1] if held is not None and (held[2] is None or held[2] >= now) else None
 
 
-class MemoryRateLimiter:
-    """The same counting in a dict, for unit tests."""
+class MemoryWindowCounters:
+    """The shared counters of rate-limit windows in a dict; `takes` counts the writes DynamoDB would make."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
+        self.takes = 0
 
-    def hit(self, scopes: Sequence[Scope], now: float) -> Decision:
-        window = int(now)
-        tightest: Decision | None = None
-        for scope in scopes:
-            key = f"{scope.key}#{window}"
-            if self.counts.get(key, 0) >= scope.limit:
-                return Decision(False, scope.limit, 0, reset_after(now))
-            self.counts[key] = self.counts.get(key, 0) + 1
-            remaining = scope.limit - self.counts[key]
-            if tightest is None or remaining < tightest.remaining:
-                tightest = Decision(True, scope.limit, remaining, reset_after(now))
-        assert tightest is not None
-        return tightest
+    def take(self, key: str, want: int, limit: int, window: int) -> Grant:
+        self.takes += 1
+        count = self.counts.get(key, 0)
+        taken = max(0, min(want, limit - count))
+        if taken:
+            self.counts[key] = count + taken
+        return Grant(taken, count + taken)
+
+
+class MemoryRateLimiter(LeasingRateLimiter):
+    """The leasing limiter over counters in a dict, for unit tests."""
+
+    def __init__(self) -> None:
+        self.counters = MemoryWindowCounters()
+        super().__init__(self.counters)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return self.counters.counts
 
 
 class MemorySink:
@@ -208,6 +215,7 @@ if TYPE_CHECKING:
     _refs: RefStore = MemoryRefStore()
     _records: RecordStore = MemoryRefStore()
     _limiter: RateLimiter = MemoryRateLimiter()
+    _counters: WindowCounters = MemoryWindowCounters()
     _sink: RecordSink = MemorySink()
     _objects: ObjectStore = MemoryObjectStore()
     _replay_objects: ReplayStore = MemoryObjectStore()
