@@ -26,6 +26,11 @@ REQUESTS: dict[str, tuple[str, bytes, int]] = {
     "GET /events/{ref}": ("/events/door%2F4", b"", 404),  # served: Vayu's "not found" for an unknown ref
     "POST /login": ("/login", orjson.dumps({"refreshToken": ADMIN}), 200),
     "POST /v0/datasources": ("/v0/datasources?name=defined&schema=a%20String%20%60json%3A%24.a%60", b"", 200),
+    "POST /v0/datasources/{name}/alter": (  # runs after the create above: routes are sent in key order
+        "/v0/datasources/defined/alter",
+        orjson.dumps({"schema": "a String `json:$.a`, b Nullable(String) `json:$.b`"}),
+        200,
+    ),
     "GET /v0/datasources": ("/v0/datasources", b"", 200),
     "GET /v0/datasources/{name}": ("/v0/datasources/front_door", b"", 200),
     "POST /v0/analyze": ("/v0/analyze", b'{"a": 1}\n', 200),
