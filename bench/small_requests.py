@@ -7,7 +7,8 @@ HTTP layer (bench/stubs.py), a simulated clock so a "steady stream of R requests
 - bytes the function logs per request (its log lines and EMF metrics, as CloudWatch would ingest them)
   at the template's defaults (target <= 300), and as it was: every request logged, metrics per invocation.
   Lambda's own START/END/REPORT lines (~250 B) are not the process's: the template's LoggingConfig
-  (SystemLogLevel WARN) drops them.
+  (SystemLogLevel WARN) drops them. The HTTP API's access log line: the template's Format rendered
+  for a single-event request (lakegate_local.access_log), with its price at $0.50 per GB ingested.
 - the whole handler's time for a 1-, 10- and 100-row request as a multiple of a floor handler on the
   same event (base64-decode the body, orjson.loads per line, one PutRecordBatch through botocore to the
   same stub): target <= 2x.
@@ -21,9 +22,11 @@ import os
 import random
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import stubs
+from lakegate_local import access_log
 from stubs import ENV
 
 ROW = b'{"ref": "%d", "city": "Chicago", "amount": 42}\n'
@@ -179,6 +182,14 @@ def main() -> None:
     sampled = log_bytes_per_request(defaults)
     print(f"  template defaults (1% sampled, metrics each 60 s): {sampled:6.0f} B (target <= 300)")
     print(f"  every request logged, metrics per invocation    : {log_bytes_per_request(every):6.0f} B")
+    line = len(
+        access_log.render(
+            access_log.log_format(Path(__file__).resolve().parents[1] / "template.yaml")
+        ).encode()
+    )
+    print(
+        f"  HTTP API access log line (ApiAccessLog=Enabled) : {line:6d} B (${line * 0.5 / 1000:.3f} per million)"
+    )
     print("whole handler / floor handler (decode, orjson per line, one PutRecordBatch), AWS stubbed")
     for rows in (1, 10, 100):
         print(f"  {rows:3d} rows: {overhead(rows):5.2f}x (target <= 2x)")
