@@ -133,6 +133,11 @@ def handler_path(body: bytes, schema_of: bytes | None = None) -> Callable[[], ob
 
 
 def cold_start_ms() -> float:
+    """The cold start: median of 5 fresh interpreters (cold_start_runs)."""
+    return statistics.median(cold_start_runs(5))
+
+
+def cold_start_runs(n: int) -> list[float]:
     """Fresh interpreter: import the handler module, build its service (clients included).
 
     As in Lambda, every library is imported from .pyc (the runtime's and the layer's, which its build
@@ -156,13 +161,71 @@ def cold_start_ms() -> float:
         subprocess.check_output([sys.executable, "-c", code], env=warm)
         shutil.rmtree(Path(cache + str(function)))  # the function's own code has no .pyc in Lambda
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        runs = [
-            float(subprocess.check_output([sys.executable, "-c", code], env=env, text=True)) for _ in range(5)
+        return [
+            float(subprocess.check_output([sys.executable, "-c", code], env=env, text=True)) for _ in range(n)
         ]
-    return statistics.median(runs)
+
+
+_FIRST_REQUESTS = """
+import sys, time
+t = time.perf_counter(); import app; app._get_app(); cold = time.perf_counter() - t
+sys.path += sys.argv[1:]  # the stubs come after the handler's own imports, and add none of its modules
+import stubs
+from lakegate.ingest.rows import parse
+from lakegate.schema import infer
+row = b'{"timestamp": "2022-10-27T11:00:00.000Z", "name": "a", "age": 3}\\n'
+stubs.stub_aws(infer("flights", parse(row, 1000).objects, 500, 32))
+events = stubs.api_event(row, "name=flights")
+shown = stubs.apigw.api_event("GET", "/v0/datasources/flights", {"authorization": "Bearer " + stubs.TOKEN}, b"")
+took = []
+for event in (events, events, shown, shown):
+    t = time.perf_counter(); resp = app.lambda_handler(event, stubs.context()); took.append(time.perf_counter() - t)
+    assert resp["statusCode"] in (200, 202), resp
+print(*(round(x * 1000, 1) for x in (cold, *took)))
+"""
+
+
+def first_requests_ms() -> list[float]:
+    """In a fresh interpreter, as cold_start_runs: the cold start, then the first and second single-row
+    /v0/events request, then the first and second GET /v0/datasources/{name} (whose route imports the
+    Data Sources API on first use): what moving an import out of the cold start costs the route that
+    makes it. AWS answered by the stubs."""
+    function = ROOT / "functions/ingest"
+    with tempfile.TemporaryDirectory() as cache:
+        env = (
+            os.environ
+            | ENV
+            | {
+                "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared/python"), str(function)]),
+                "PYTHONPYCACHEPREFIX": cache,
+            }
+        )
+        args = [sys.executable, "-c", _FIRST_REQUESTS, str(ROOT / "bench"), str(ROOT / "local")]
+        subprocess.check_output(args, env={k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"})
+        shutil.rmtree(Path(cache + str(function)))
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        return [float(x) for x in subprocess.check_output(args, env=env, text=True).split()]
+
+
+def print_first_requests(n: int) -> None:
+    runs = [first_requests_ms() for _ in range(n)]
+    med = [statistics.median(col) for col in zip(*runs, strict=True)]
+    print(
+        f"first requests (median of {n}, ms): cold start {med[0]:.0f}; /v0/events first {med[1]:.1f},"
+        f" second {med[2]:.1f}; GET /v0/datasources/{{name}} first {med[3]:.1f}, second {med[4]:.1f}"
+    )
 
 
 def main() -> None:
+    if "--cold-start-only" in sys.argv:  # the cold start alone, with its spread: `--cold-start-only [runs]`
+        args = sys.argv[sys.argv.index("--cold-start-only") + 1 :]
+        times = sorted(cold_start_runs(int(args[0]) if args else 5))
+        print(
+            f"cold import + clients      : {statistics.median(times):>10.0f} ms (median of {len(times)},"
+            f" min {times[0]:.0f}, max {times[-1]:.0f}, target <= 200 ms)"
+        )
+        print_first_requests(5)
+        return
     body = make_batch()
     rows = body.count(b"\n")
     print(f"batch: {len(body) / 1e6:.1f} MB, {rows} rows, python {sys.version.split()[0]}")
@@ -189,6 +252,7 @@ def main() -> None:
             f"whole handler, {share:>3} bad rows: {ratio:>10.0%} of all-valid rows/s (target >= {target:.0%})"
         )
     print(f"cold import + clients      : {cold_start_ms():>10.0f} ms (median of 5, target <= 200 ms)")
+    print_first_requests(5)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import unquote
 
 import orjson
@@ -22,16 +23,18 @@ from lakegate.aws.tokens import DynamoTokenStore
 from lakegate.config import Settings
 from lakegate.errors import LakegateError, NotFound, StoreUnavailable, Unavailable
 from lakegate.http import JSON, documentation, error_response, internal_error_body
-from lakegate.ingest import body, datasources, vayu
+from lakegate.ingest import body, vayu
 from lakegate.ingest.admission import Access, Admission, Admitted
 from lakegate.ingest.auth import api_token, issue_access_token, token_from_request
-from lakegate.ingest.datasources import DataSources, describe
 from lakegate.ingest.events import Ingestor, IngestResult
 from lakegate.ingest.rate_limits import LeasingRateLimiter
 from lakegate.ingest.registry import CachedRegistry
 from lakegate.ingest.tokens import CachedTokenStore
 from lakegate.ingest.vayu import VayuEvents
 from telemetry import Tally, sampled
+
+if TYPE_CHECKING:
+    from lakegate.ingest.datasources import DataSources
 
 logger = Logger()  # service name and level come from POWERTOOLS_SERVICE_NAME and LOG_LEVEL
 metrics = Metrics()  # printed by the Tally (telemetry.py): sums over invocations, not one document each
@@ -49,7 +52,16 @@ class Service:
     admission: Admission
     ingestor: Ingestor
     vayu: VayuEvents
-    datasources: DataSources
+    registry: CachedRegistry
+
+    @cached_property
+    def datasources(self) -> DataSources:
+        """The Data Sources API, built (and its modules imported: schema definitions, alter, retention)
+        by the first request of one of its routes, not on every cold start: /v0/events never needs it.
+        bench/ingest.py times that first request as well as the events route's."""
+        from lakegate.ingest.datasources import DataSources
+
+        return DataSources(self.registry, self.settings.limits)
 
     @classmethod
     def from_env(cls) -> Service:
@@ -84,7 +96,7 @@ class Service:
                 time.time,
                 time.sleep,
             ),
-            DataSources(registry, limits),
+            registry,
         )
 
 
@@ -289,42 +301,52 @@ def _datasource_routes(
     request_body: Callable[[int], tuple[bytes, bytes]],
 ) -> None:
     """Tinybird's Data Sources API: define a schema before sending rows, list, show (lakegate.ingest.datasources),
-    and `POST /v0/analyze`: what the Events API would make of a batch, writing nothing."""
-    api = service.datasources
+    and `POST /v0/analyze`: what the Events API would make of a batch, writing nothing.
+    Its module is imported by the first request of one of these routes (Service.datasources)."""
 
     @app.post("/v0/datasources")
     def create_datasource() -> Response[str]:
+        from lakegate.ingest.datasources import body_params, describe
+
         token = service.admission.authenticate(credential())
         event = app.current_event
         raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
         # Tinybird's clients send the parameters in the query string or as a form body: both count.
-        sent = datasources.body_params(raw, (event.headers or {}).get("content-type", ""))
+        sent = body_params(raw, (event.headers or {}).get("content-type", ""))
         query = event.query_string_parameters or {}
         params = sent | {k: v for k, v in query.items() if k != "token"}
-        ds, created = api.create(token, params)
+        ds, created = service.datasources.create(token, params)
         # Not `created`: a LogRecord attribute, which `extra` may not overwrite.
         logger.info("datasource defined", extra={"datasource": ds.name, "new_datasource": created})
         return _json(200, orjson.dumps({"datasource": describe(ds)}))
 
     @app.get("/v0/datasources")
     def list_datasources() -> Response[str]:
+        from lakegate.ingest.datasources import describe
+
         token = service.admission.authenticate(credential())
-        return _json(200, orjson.dumps({"datasources": [describe(ds) for ds in api.list(token)]}))
+        return _json(
+            200, orjson.dumps({"datasources": [describe(ds) for ds in service.datasources.list(token)]})
+        )
 
     @app.get("/v0/datasources/<name>")
     def show_datasource(name: str) -> Response[str]:
+        from lakegate.ingest.datasources import describe
+
         token = service.admission.authenticate(credential())
-        return _json(200, orjson.dumps(describe(api.show(token, unquote(name)))))
+        return _json(200, orjson.dumps(describe(service.datasources.show(token, unquote(name)))))
 
     @app.post("/v0/datasources/<name>/alter")
     def alter_datasource(name: str) -> Response[str]:
+        from lakegate.ingest.datasources import body_params, describe
+
         token = service.admission.authenticate(credential())
         event = app.current_event
         raw = body.raw_body(event.get("body"), bool(event.get("isBase64Encoded")))
-        sent = datasources.body_params(raw, (event.headers or {}).get("content-type", ""))
+        sent = body_params(raw, (event.headers or {}).get("content-type", ""))
         query = event.query_string_parameters or {}
         params = sent | {k: v for k, v in query.items() if k != "token"}
-        ds = api.alter(token, unquote(name), params)
+        ds = service.datasources.alter(token, unquote(name), params)
         logger.info("datasource altered", extra={"datasource": ds.name, "version": ds.version})
         return _json(200, orjson.dumps({"datasource": describe(ds)}))
 
@@ -333,7 +355,7 @@ def _datasource_routes(
         token = service.admission.authenticate(credential())
         _, data = request_body(service.settings.max_decompressed_bytes)
         name = (app.current_event.query_string_parameters or {}).get("name")
-        return _json(200, orjson.dumps(api.analyze(token, name, data)))
+        return _json(200, orjson.dumps(service.datasources.analyze(token, name, data)))
 
 
 def _limited(admitted: Admitted, call: Callable[[], _T]) -> _T:
