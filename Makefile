@@ -22,7 +22,7 @@ SAMVENV := .venv-sam
 SAM := $(SAMVENV)/bin/sam
 CHECKOVVENV := .venv-checkov
 
-.PHONY: install run query lakegate check-layers test lint lint-code lint-template bench build deploy clean
+.PHONY: install run query lakegate check-layers test e2e-browser lint lint-code lint-template bench build deploy clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt layers/shared/requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,14 @@ lakegate: install
 ## Unit, integration and end-to-end tests (moto only, no AWS account).
 test: install
 	$(VPY) -m pytest -q
+
+## flock.js in a real headless Chromium (tests/e2e/test_flock_browser.py): Debian's `chromium` package,
+## apt-installed (as root, else through sudo) when /usr/bin/chromium is missing; `make test` runs it too
+## wherever Chromium is installed, and skips it elsewhere.
+e2e-browser: install
+	@test -x /usr/bin/chromium || { sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; }
+	$(VPY) -m pytest -q tests/e2e/test_flock_browser.py
 
 lint: lint-code lint-template
 

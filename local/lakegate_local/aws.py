@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 HOST = "127.0.0.1"
 # moto checks no signature, but clients must sign with something.
 CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+# The workspace of the admin token the server seeds: tokens made for its data sources name it.
+ADMIN_WORKSPACE = "local"
 
 
 class AwsClients(Protocol):
@@ -150,12 +152,12 @@ def create_resources(aws: AwsClients, stack: Stack) -> None:
 
 
 def seed_admin_token(aws: AwsClients, tokens_table: str, cluster: str, plain: str) -> None:
-    """An ADMIN token of workspace `local`, stored as the handler reads tokens: by hash, never plain."""
+    """An ADMIN token of ADMIN_WORKSPACE, stored as the handler reads tokens: by hash, never plain."""
     store = DynamoTokenStore(tokens_table, aws.dynamodb())
     store.put(
         {
             "token_hash": hash_token(plain),
-            "workspace_id": "local",
+            "workspace_id": ADMIN_WORKSPACE,
             "cluster": cluster,
             "scopes": [ADMIN],
             "name": "admin",

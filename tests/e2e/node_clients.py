@@ -3,7 +3,8 @@ into a cache folder of their own, once per lock file, and their scripts run ther
 
 No Node or npm on the machine: the tests that need them are skipped, saying so. npm runs no package
 scripts (`--ignore-scripts`) and skips optional packages (esbuild's native binary, which only the SDK's
-CLI uses): the clients need neither, and the install stays a few seconds and ~12 MB. The cache is
+CLI uses): the clients need neither, and the install stays a few seconds and ~26 MB (14 of them
+playwright-core, which downloads no browser: the browser test drives the system's Chromium). The cache is
 `.cache/e2e-clients/<hash of the package files>/` in the repository (ignored by git), or
 `LAKEGATE_CLIENTS_CACHE`.
 """

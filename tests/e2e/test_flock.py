@@ -11,8 +11,6 @@ requests are sent here byte for byte as it builds them. Rows are read back from 
 from __future__ import annotations
 
 import json
-import re
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -22,48 +20,13 @@ import pytest
 from tests.e2e.lake import landed
 from tests.e2e.local_server import LocalServer
 from tests.e2e.node_clients import run_script
-
-# tinybird/datasources/analytics_events.datasource of the web analytics starter kit, before and after
-# multi-tenancy (2025): the issue's five columns, then Nullable(String) session ids and two defaulted columns.
-STARTER_KIT_2024 = {
-    "schema": "`timestamp` DateTime `json:$.timestamp`, `session_id` String `json:$.session_id`, "
-    "`action` LowCardinality(String) `json:$.action`, `version` LowCardinality(String) `json:$.version`, "
-    "`payload` String `json:$.payload`",
-    "engine_partition_key": "toYYYYMM(timestamp)",
-    "engine_sorting_key": "timestamp",
-    "engine_ttl": "timestamp + toIntervalDay(60)",
-}
-STARTER_KIT_2025 = {
-    "schema": "`timestamp` DateTime `json:$.timestamp`, `session_id` Nullable(String) `json:$.session_id`, "
-    "`action` LowCardinality(String) `json:$.action`, `version` LowCardinality(String) `json:$.version`, "
-    "`payload` String `json:$.payload`, `tenant_id` String `json:$.tenant_id` DEFAULT '', "
-    "`domain` String `json:$.domain` DEFAULT ''",
-    "engine_partition_key": "toYYYYMM(timestamp)",
-    "engine_sorting_key": "tenant_id, domain, timestamp",
-}
-ISO_MILLIS_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def _post(server: LocalServer, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-    request = urllib.request.Request(f"{server.api}{path}", data=body, headers=headers, method="POST")
-    with urllib.request.urlopen(request, timeout=30) as answer:
-        return answer.status, json.loads(answer.read())
-
-
-def _define(server: LocalServer, name: str, definition: dict[str, str]) -> None:
-    body = json.dumps({"name": name, **definition}).encode()
-    headers = {"Authorization": f"Bearer {server.token}", "Content-Type": "application/json"}
-    assert _post(server, "/v0/datasources", body, headers)[0] == 200
-
-
-def _second(iso: str) -> datetime:
-    return datetime.fromisoformat(iso).astimezone(UTC).replace(microsecond=0)
+from tests.e2e.web_analytics import ISO_MILLIS_Z, STARTER_KIT_2024, STARTER_KIT_2025, define, post, second
 
 
 @pytest.fixture(scope="module")
 def flock(server: LocalServer) -> dict[str, Any]:
     name = f"analytics_events_{uuid.uuid4().hex[:8]}"
-    _define(server, name, STARTER_KIT_2024)
+    define(server, name, STARTER_KIT_2024)
     out: dict[str, Any] = run_script(
         "flock.mjs", {"API": server.api, "TOKEN": server.token, "DATASOURCE": name}
     )
@@ -104,7 +67,7 @@ def test_flocks_hits_land_in_the_starter_kits_schema(server: LocalServer, flock:
     rows = landed(server, flock["name"], 2, order_by="action DESC")
     assert [{**r, "payload": json.loads(r["payload"])} for r in rows] == [
         {
-            "timestamp": _second(page_hit["timestamp"]),
+            "timestamp": second(page_hit["timestamp"]),
             "session_id": session,
             "action": "page_hit",
             "version": "1",
@@ -118,7 +81,7 @@ def test_flocks_hits_land_in_the_starter_kits_schema(server: LocalServer, flock:
             },
         },
         {
-            "timestamp": _second(custom["timestamp"]),
+            "timestamp": second(custom["timestamp"]),
             "session_id": session,
             "action": "add_to_cart",
             "version": "1",
@@ -132,7 +95,7 @@ def test_flocks_hits_land_in_the_starter_kits_schema(server: LocalServer, flock:
 def test_the_starter_kits_later_flock_and_fixtures_land_in_its_current_schema(server: LocalServer) -> None:
     # Given the current starter kit's data source (Nullable session id, tenant_id and domain defaulted)
     name = f"analytics_events_{uuid.uuid4().hex[:8]}"
-    _define(server, name, STARTER_KIT_2025)
+    define(server, name, STARTER_KIT_2025)
     lines = [
         # flock 1.7.0: tenant and domain from its script tag, the payload a JSON string (the default)...
         {"timestamp": "2026-12-01T03:11:10.875Z", "action": "page_hit", "version": "1", "session_id": "s-1",
@@ -149,7 +112,7 @@ def test_the_starter_kits_later_flock_and_fixtures_land_in_its_current_schema(se
 
     # When each is sent as flock sends it: one JSON object, application/json, the token in the query
     for line in lines:
-        status, answer = _post(
+        status, answer = post(
             server,
             f"/v0/events?name={name}&token={server.token}",
             json.dumps(line, separators=(",", ":")).encode(),
@@ -176,7 +139,7 @@ def test_the_starter_kits_later_flock_and_fixtures_land_in_its_current_schema(se
 def test_flock_141s_request_lands_in_the_issues_schema_without_node(server: LocalServer) -> None:
     """flock.js 1.4.1's request as its code builds it, sent from Python: runs where Node.js is missing."""
     name = f"analytics_events_{uuid.uuid4().hex[:8]}"
-    _define(server, name, STARTER_KIT_2024)
+    define(server, name, STARTER_KIT_2024)
     now = datetime.now(UTC)
     timestamp = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"  # toISOString()
     payload = json.dumps(
@@ -190,7 +153,7 @@ def test_flock_141s_request_lands_in_the_issues_schema_without_node(server: Loca
         "payload": payload,
     }
 
-    status, answer = _post(
+    status, answer = post(
         server,
         f"/v0/events?name={name}&token={server.token}",
         json.dumps(body, separators=(",", ":")).encode(),
