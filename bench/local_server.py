@@ -138,11 +138,12 @@ def instances(pid: int) -> list[int]:
 
 
 def landed_rows(lake: Path, prefix: str) -> int:
-    """Rows in the mirror's Parquet files of the data sources named `prefix*` (quarantine aside)."""
+    """Rows in the mirror's Parquet files of the data sources named `prefix*` (quarantine aside), in
+    every workspace: the mirror holds `datasources/<workspace>/<name>/<partition>/part-*.parquet`."""
     import pyarrow.parquet as pq
 
     total = 0
-    for folder in (lake / "datasources").glob(f"{prefix}*"):
+    for folder in (lake / "datasources").glob(f"*/{prefix}*"):
         if not folder.name.endswith("_quarantine"):
             total += sum(pq.read_metadata(p).num_rows for p in folder.rglob("*.parquet"))
     return total
@@ -376,6 +377,8 @@ def main() -> None:
         "--workdir", type=Path, help="keep the server's logs and lake here (default: a temporary folder)"
     )
     args = parser.parse_args()
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, local_server(args.workdir or Path(tmp)) as server:
         client = Client(server)
         print(f"server started: {rss_mb(server.process.pid):.0f} MB")
