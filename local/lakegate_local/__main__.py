@@ -12,7 +12,7 @@ import threading
 from pathlib import Path
 from types import FrameType
 
-from lakegate_local import aws, cfn_yaml, moto_memo, moto_transactions
+from lakegate_local import aws, cfn_yaml, moto_expressions, moto_memo, moto_transactions
 from lakegate_local.compactor_loop import CompactorLoop, rate_seconds
 from lakegate_local.function_url import UrlRouter
 from lakegate_local.instances import InstancePool
@@ -171,6 +171,8 @@ def main() -> int:
     moto_transactions.install()
     # moto's per-call lookups, made once: ~40% of its CPU per single-row request.
     moto_memo.install()
+    # moto's UpdateExpression validation, cheaper: ~1.3 -> ~0.45 ms of its CPU an UpdateItem.
+    moto_expressions.install()
     try:
         local_aws = aws.start(aws_port)
     except OSError as e:
