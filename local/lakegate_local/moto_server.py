@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, make_server
 
 # How long a kept-alive connection may wait for its next call (botocore opens another when it has closed).
@@ -82,10 +83,11 @@ class _RequestHandler(MotoRequestHandler):
         try:
             body = b"".join(self.server.app(environ, start_response))
             status, headers = answer
-        except Exception:  # noqa: BLE001 - as werkzeug: the client gets a 500, the server goes on
+        except Exception:  # noqa: BLE001 - as werkzeug: the client gets its 500 page, the server goes on
             self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
             self.close_connection = True
-            status, headers, body = "500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain")], b"error"
+            body = b"".join(InternalServerError()(environ, start_response))  # werkzeug's own 500 page
+            status, headers = answer
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
         head = self.command == "HEAD"
@@ -95,8 +97,9 @@ class _RequestHandler(MotoRequestHandler):
                 self.send_header(name, value)
         if not head and int(code) >= 200 and int(code) not in (204, 304):
             self.send_header("Content-Length", str(len(body)))
-        if environ.get("wsgi.input_terminated"):
-            # A chunked body's trailer may be left unread: no next request on this connection.
+        if self.close_connection or environ.get("wsgi.input_terminated"):
+            # After a failure the body may be read in part, and a chunked body's trailer may be left
+            # unread: no next request on this connection.
             self.send_header("Connection", "close")
         self.end_headers()
         if body and not head:

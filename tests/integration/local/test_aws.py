@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from lakegate.ingest.auth import hash_token
 from lakegate_local import aws
@@ -168,3 +169,31 @@ def test_a_chunked_body_closes_its_connection(local_aws: aws.LocalAws, stack: St
     assert put.status == 200
     assert put.will_close
     assert local_aws.objects(bucket).read("kept/chunked") == b"0123456789"
+
+
+def test_a_moto_crash_is_a_500_and_the_server_goes_on(
+    local_aws: aws.LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(self: Any, environ: dict[str, Any]) -> Any:
+        raise KeyError("a moto bug")
+
+    monkeypatch.setattr(DomainDispatcherApplication, "get_application", crash)
+    host, port = local_aws.endpoint.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(
+            "POST",
+            "/",
+            b"{}",
+            {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
+        )
+        crashed = conn.getresponse()
+        page = crashed.read()
+    finally:
+        conn.close()
+    monkeypatch.undo()
+
+    assert crashed.status == 500
+    assert b"Internal Server Error" in page
+    assert crashed.will_close
+    assert local_aws.dynamodb().list_tables()["TableNames"]
