@@ -1,12 +1,13 @@
 """moto's UpdateExpression validation with the same checks and answers, at a fraction of its CPU.
 
-Every UpdateItem (a single-row request makes two: its rate-limit counters) has moto validate its update
-expression: a deep copy of the expression's syntax tree (the validators write values into it), then ten
-walks over the copy. On this machine that was ~40% of moto's CPU for an UpdateItem, and moto's server
-is the one process (one GIL) every AWS call of the local server goes through. Three things are cheaper
-here, and none changes what a call answers:
+Every UpdateItem (the rate limiter's leases: about one a single-row request under load) has moto validate
+its update expression: a deep copy of the expression's syntax tree (the validators write values into it),
+then ten walks over the copy. Measured on this machine, moto's DynamoDB backend took ~1.3-1.6 ms an
+UpdateItem with moto_memo's caches and ~0.45 ms with these (its HTTP handling aside), in the one process
+(one GIL) that serves every AWS call of the local server. Three things are cheaper here, and none
+changes what a call answers:
 - the copy: a tree as moto's parser builds it holds only nodes, strings and parents; copying those node
-  by node gives what `copy.deepcopy` gives, ~5x faster. Anything else (a value, a subtree with a parent
+  by node gives what `copy.deepcopy` gives, 3-5x faster. Anything else (a value, a subtree with a parent
   outside it) goes to `copy.deepcopy` as before;
 - the walks: at every node moto asks `isinstance` twice, of ABCs (slow), against a tuple it rebuilds
   from a dict of bound methods each time; the answers depend only on the node's class and the walker's
