@@ -8,7 +8,7 @@ the request body is read before, so a client that is slow to send holds only its
 
 Connections are kept alive, where werkzeug's development server closes each one after its answer: every
 AWS call then cost a TCP connection and a server thread, and werkzeug waits up to 10 ms after each
-answer for body bytes the client never sends (bench/local_server.py: a single-row request makes ~4.5
+answer for body bytes the client never sends (bench/local_server.py: a single-row request makes ~2-3
 AWS calls).
 """
 
