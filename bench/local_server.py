@@ -138,11 +138,12 @@ def instances(pid: int) -> list[int]:
 
 
 def landed_rows(lake: Path, prefix: str) -> int:
-    """Rows in the mirror's Parquet files of the data sources named `prefix*` (quarantine aside)."""
+    """Rows in the mirror's Parquet files of the data sources named `prefix*` (quarantine aside), in
+    every workspace: the mirror holds `datasources/<workspace>/<name>/<partition>/part-*.parquet`."""
     import pyarrow.parquet as pq
 
     total = 0
-    for folder in (lake / "datasources").glob(f"{prefix}*"):
+    for folder in (lake / "datasources").glob(f"*/{prefix}*"):
         if not folder.name.endswith("_quarantine"):
             total += sum(pq.read_metadata(p).num_rows for p in folder.rglob("*.parquet"))
     return total
@@ -158,6 +159,13 @@ def rss_mb(pid: int) -> float:
             continue
         total += int(m.group(1)) if m else 0
     return total / 1024
+
+
+def machine_cpu() -> tuple[float, float]:
+    """Busy and total CPU time of the whole machine so far (/proc/stat's first line), in clock ticks."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle, iowait
+    return sum(ticks) - idle, sum(ticks)
 
 
 def cpu_seconds(pids: list[int]) -> dict[int, float]:
@@ -220,10 +228,16 @@ def vayu_batches(server: Server, client: Client, refs: int) -> None:
 
 
 def steady_load(
-    server: Server, client: Client, rate: float, seconds: float, datasources: int, stalled: int
+    server: Server, client: Client, rate: float, seconds: float, datasources: int, stalled: int, plain: bool
 ) -> None:
     names = [f"load_{d}" for d in range(datasources)]
-    row = b'{"ref": "%d", "city": "Chicago", "amount": 42}\n'
+    # A `ref` column makes `$.ref` the data sources' dedup key: the compactor then claims each row's ref
+    # and each record's id (one DynamoDB write each) to land it exactly once. Plain rows are at least once.
+    row = (
+        b'{"id": "%d", "city": "Chicago", "amount": 42}\n'
+        if plain
+        else b'{"ref": "%d", "city": "Chicago", "amount": 42}\n'
+    )
     for name in names:  # created before the clock starts, as a data source defined beforehand would be
         client.post(f"/v0/events?name={name}", row % -1)
     total = int(rate * seconds)
@@ -245,11 +259,12 @@ def steady_load(
             lateness.append(started - due)
 
     print(
-        f"steady load: {rate:g} single-row requests/s for {seconds:g} s over {datasources} data sources"
-        f" ({rate / datasources:g} req/s each; limit 100)"
+        f"steady load: {rate:g} {'plain' if plain else 'keyed ($.ref)'} single-row requests/s for {seconds:g} s"
+        f" over {datasources} data sources ({rate / datasources:g} req/s each; limit 100), sent on schedule"
+        " (open loop) by 64 client threads on keep-alive connections"
     )
     pids = [server.process.pid, *instances(server.process.pid)]
-    cpu_before = cpu_seconds(pids)
+    cpu_before, own_before, machine_before = cpu_seconds(pids), os.times(), machine_cpu()
     with stalled_clients(server, stalled) as held, ThreadPoolExecutor(max_workers=64) as pool:
         t0 = time.perf_counter()
         for i in range(total):
@@ -260,7 +275,7 @@ def steady_load(
             pool.submit(one, i, due)
         pool.shutdown(wait=True)
         elapsed = time.perf_counter() - t0
-        cpu_after = cpu_seconds(pids)
+        cpu_after, own_after, machine_after = cpu_seconds(pids), os.times(), machine_cpu()
         rss = rss_mb(server.process.pid)
     latencies.sort()
     ok = sum(n for s, n in statuses.items() if s in (200, 202))
@@ -274,11 +289,11 @@ def steady_load(
         f"  started late by more than 100 ms: {sum(1 for x in lateness if x > 0.1)}"
     )
     print(f"  server memory after: {rss:.0f} MB")
-    used = {p: (cpu_after.get(p, 0) - cpu_before.get(p, 0)) * 1000 / total for p in pids}
-    main = used.pop(server.process.pid)
-    print(
-        f"  server CPU per request: {main:.1f} ms in the server's process (HTTP, moto, compactor: one GIL),"
-        f" {sum(used.values()):.1f} ms in its {len(used)} ingest instances together"
+    _cpu_report(
+        server.process.pid,
+        total,
+        (cpu_before, own_before, machine_before),
+        (cpu_after, own_after, machine_after),
     )
     for line in held:
         print(f"  {line}")
@@ -288,6 +303,26 @@ def steady_load(
     print(
         f"  landed in Parquet (./lake mirror): {found:,} of {expected:,} rows,"
         f" {time.perf_counter() - t:.1f} s after the last answer"
+    )
+
+
+Usage = tuple[dict[int, float], os.times_result, tuple[float, float]]
+
+
+def _cpu_report(server_pid: int, total: int, before: Usage, after: Usage) -> None:
+    """CPU per request of the server's process, its instances and this load generator; the machine's load."""
+    used = {p: (after[0].get(p, 0) - t) * 1000 / total for p, t in before[0].items()}
+    main = used.pop(server_pid)
+    own = (after[1].user + after[1].system - before[1].user - before[1].system) * 1000 / total
+    busy, ticks = (a - b for a, b in zip(after[2], before[2], strict=True))
+    print(
+        f"  CPU per request: {main:.1f} ms in the server's process (HTTP, moto, the compactor loop: one GIL),"
+        f" {sum(used.values()):.1f} ms in its {len(used)} function instances (ingest and compactor) together,"
+        f" {own:.1f} ms in this load generator"
+    )
+    print(
+        f"  machine: {busy / ticks * 100:.0f}% of its {os.cpu_count()} cores busy during the load"
+        " (every process on it, others' included)"
     )
 
 
@@ -373,9 +408,14 @@ def main() -> None:
         "--stalled", type=int, default=20, help="stalled clients of each kind during the load"
     )
     parser.add_argument(
+        "--plain-rows", action="store_true", help="rows without a `ref` (no dedup key): at least once"
+    )
+    parser.add_argument(
         "--workdir", type=Path, help="keep the server's logs and lake here (default: a temporary folder)"
     )
     args = parser.parse_args()
+    if args.workdir:
+        args.workdir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, local_server(args.workdir or Path(tmp)) as server:
         client = Client(server)
         print(f"server started: {rss_mb(server.process.pid):.0f} MB")
@@ -383,7 +423,9 @@ def main() -> None:
         if args.refs:
             vayu_batches(server, client, args.refs)
         if args.seconds:
-            steady_load(server, client, args.rate, args.seconds, args.datasources, args.stalled)
+            steady_load(
+                server, client, args.rate, args.seconds, args.datasources, args.stalled, args.plain_rows
+            )
 
 
 if __name__ == "__main__":

@@ -5,17 +5,27 @@ connection's thread into them at once: with several clients (the ingest's instan
 `aws` command) a call that iterates a table while another writes it fails with moto's 500
 "dictionary changed size during iteration". Each call here takes one lock around moto's own handling;
 the request body is read before, so a client that is slow to send holds only its own thread.
+
+Connections are kept alive, where werkzeug's development server closes each one after its answer: every
+AWS call then cost a TCP connection and a server thread, and werkzeug waits up to 10 ms after each
+answer for body bytes the client never sends (bench/local_server.py: a single-row request makes ~2-3
+AWS calls).
 """
 
 from __future__ import annotations
 
 import io
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, make_server
+
+# How long a kept-alive connection may wait for its next call (botocore opens another when it has closed).
+IDLE_TIMEOUT_SECONDS = 300.0
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -51,9 +61,61 @@ def _read_body(environ: dict[str, Any]) -> None:
 
 
 class _RequestHandler(MotoRequestHandler):
-    # werkzeug writes a response's headers and body in two sends: with Nagle's algorithm the body
-    # waits for the client's delayed ACK of the headers, ~40 ms a call (measured: 75 -> 43 ms a request).
+    """werkzeug's handler (moto's environ, its 100-continue) with HTTP/1.1 keep-alive: the app's answer is
+    whole (OneCallAtATime) and its request body read to the end before the app runs, so the next request
+    on the connection starts right after it."""
+
+    # Headers and body go out in two sends: with Nagle's algorithm the body waits for the client's
+    # delayed ACK of the headers, ~40 ms a call (measured: 75 -> 43 ms a request).
     disable_nagle_algorithm = True
+    protocol_version = "HTTP/1.1"
+    # An idle kept-alive connection gives its thread back after this long (the client opens another).
+    timeout = IDLE_TIMEOUT_SECONDS
+
+    def run_wsgi(self) -> None:
+        environ = self.make_environ()
+        answer: list[Any] = []
+
+        def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            answer[:] = [status, headers]
+            return _no_write
+
+        try:
+            body = b"".join(self.server.app(environ, start_response))
+            status, headers = answer
+        except Exception:  # noqa: BLE001 - as werkzeug: the client gets its 500 page, the server goes on
+            self.server.log("error", f"Error on request:\n{traceback.format_exc()}")
+            self.close_connection = True
+            body = b"".join(InternalServerError()(environ, start_response))  # werkzeug's own 500 page
+            status, headers = answer
+        code, _, reason = status.partition(" ")
+        self.send_response(int(code), reason)
+        head = self.command == "HEAD"
+        for name, value in headers:
+            # A body's length is what is sent; a HEAD answer keeps the length the app gave it.
+            if head or name.lower() != "content-length":
+                self.send_header(name, value)
+        if not head and int(code) >= 200 and int(code) not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
+        if self.close_connection or environ.get("wsgi.input_terminated"):
+            # After a failure the body may be read in part, and a chunked body's trailer may be left
+            # unread: no next request on this connection.
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body and not head:
+            self.wfile.write(body)
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        """Silenced as aws.start silences werkzeug's logger: one line per AWS call would bury the handler's."""
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # Closing a connection that stayed idle past its timeout is routine, not an error.
+        if not format.startswith("Request timed out"):
+            super().log_error(format, *args)
+
+
+def _no_write(data: bytes) -> None:
+    raise NotImplementedError("moto's app answers through its iterable, never write()")
 
 
 class MotoServer:

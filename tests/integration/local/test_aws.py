@@ -1,11 +1,14 @@
 """Emulated AWS: the template's resources created in moto, and the admin token seeded by hash."""
 
+import http.client
 import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication
 
 from lakegate.ingest.auth import hash_token
 from lakegate_local import aws
@@ -99,3 +102,98 @@ def test_a_bucket_read_straight_from_moto(local_aws: aws.LocalAws, stack: Stack)
     assert objects.read("raw/direct/a") == b"\x00bytes of raw/direct/a"
     with pytest.raises(FileNotFoundError):
         objects.read("raw/direct/b")
+
+
+def _call(conn: http.client.HTTPConnection, method: str, url: str, body: bytes = b"") -> Any:
+    conn.request(method, "/" + url.split("/", 3)[3], body)  # the path and query of a presigned URL
+    response = conn.getresponse()
+    return response, response.read()
+
+
+def test_connections_are_kept_alive(local_aws: aws.LocalAws, stack: Stack) -> None:
+    """One connection serves call after call, a HEAD's answer included (its length given, no body sent)."""
+    s3, bucket = local_aws.s3(), stack.raw_stream.bucket
+    url = {
+        (op, key): s3.generate_presigned_url(op, Params={"Bucket": bucket, "Key": f"kept/{key}"})
+        for op in ("put_object", "head_object", "get_object")
+        for key in ("alive", "missing")
+    }
+    host, port = local_aws.endpoint.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        put, _ = _call(conn, "PUT", url["put_object", "alive"], b"0123456789")
+        head, head_body = _call(conn, "HEAD", url["head_object", "alive"])
+        get, body = _call(conn, "GET", url["get_object", "alive"])
+        missing, _ = _call(conn, "GET", url["get_object", "missing"])
+        sock = conn.sock
+        again, _ = _call(conn, "GET", url["get_object", "alive"])
+
+        assert (put.status, head.status, get.status, missing.status, again.status) == (
+            200,
+            200,
+            200,
+            404,
+            200,
+        )
+        assert head.getheader("Content-Length") == "10"
+        assert head_body == b""
+        assert body == b"0123456789"
+        assert get.getheader("Content-Length") == "10"
+        assert conn.sock is sock is not None  # the same connection throughout
+        assert not again.will_close
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_closes_its_connection(local_aws: aws.LocalAws, stack: Stack) -> None:
+    """A de-chunked body may leave its trailer unread: the server reads no other request after it."""
+    bucket = stack.raw_stream.bucket
+    host, port = local_aws.endpoint.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        url = local_aws.s3().generate_presigned_url(
+            "put_object", Params={"Bucket": bucket, "Key": "kept/chunked"}
+        )
+        conn.request(
+            "PUT",
+            "/" + url.split("/", 3)[3],
+            iter([b"01234", b"56789"]),
+            {"Transfer-Encoding": "chunked"},
+            encode_chunked=True,
+        )
+        put = conn.getresponse()
+        put.read()
+    finally:
+        conn.close()
+
+    assert put.status == 200
+    assert put.will_close
+    assert local_aws.objects(bucket).read("kept/chunked") == b"0123456789"
+
+
+def test_a_moto_crash_is_a_500_and_the_server_goes_on(
+    local_aws: aws.LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def crash(self: Any, environ: dict[str, Any]) -> Any:
+        raise KeyError("a moto bug")
+
+    monkeypatch.setattr(DomainDispatcherApplication, "get_application", crash)
+    host, port = local_aws.endpoint.removeprefix("http://").rsplit(":", 1)
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(
+            "POST",
+            "/",
+            b"{}",
+            {"X-Amz-Target": "DynamoDB_20120810.ListTables", "Content-Type": "application/x-amz-json-1.0"},
+        )
+        crashed = conn.getresponse()
+        page = crashed.read()
+    finally:
+        conn.close()
+    monkeypatch.undo()
+
+    assert crashed.status == 500
+    assert b"Internal Server Error" in page
+    assert crashed.will_close
+    assert local_aws.dynamodb().list_tables()["TableNames"]
