@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lakegate.ingest.blocks import compile_block_check
+from lakegate.ingest.blocks import compile_block_check, vouch
 from lakegate.ingest.rows import compile_validator, parse_and_check
 from lakegate.schema import Column, DataSource, format_jsonpath
 
@@ -338,3 +338,52 @@ def test_blocks_with_bad_lines_agree_with_the_reference(
     accepted, rejected = _reference(body, DS, span)
     assert list(checked.accepted) == accepted
     assert [(r.line, r.column, r.error) for r in checked.rejected] == rejected
+
+
+STRUCTURED = [x for x in ADVERSARIAL + LEFT_TO_OTHERS if x[:1] == b"{" and x[-1:] == b"}" and b"\n" not in x]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**16),
+    rate=st.sampled_from([0.0, 0.01, 0.1, 0.5, 1.0]),
+    unit=st.sampled_from([0, 1, 700, 2048, 8192]),
+)
+def test_vouch_hands_on_only_the_lines_it_cannot_vouch_for_one_by_one(
+    seed: int, rate: float, unit: int
+) -> None:
+    # Given a block of valid rows with bad ones planted at a rate, each line still one `{...}` value
+    rnd = random.Random(seed)
+    lines = _lines(seed % 7, 120)
+    for i in range(len(lines)):
+        if rnd.random() < rate:
+            if rnd.random() < 0.7:
+                lines[i] = rnd.choice(STRUCTURED)
+            else:
+                edited = bytearray(lines[i])
+                edited[rnd.randrange(1, len(edited) - 1)] = rnd.choice(b'{}":,0x\xff')
+                lines[i] = bytes(edited)
+    body = b"\n".join([*lines, b""])
+    blocks = compile_block_check(DS)
+    assert blocks is not None
+
+    # When the block check walks it, msgspec decoding it in units of `unit` bytes
+    calls: list[tuple[bool, bytes, int]] = []
+    vouch(
+        blocks,
+        body,
+        0,
+        len(body),
+        lambda run, rows: calls.append((True, bytes(run), rows)),
+        lambda a, b: calls.append((False, body[a:b], 1)),
+    )
+
+    # Then what it accepts and what it hands on tile the block in order, each run with its row count
+    assert b"".join(chunk for _, chunk, _ in calls) == body
+    assert all(chunk.count(b"\n") == rows for _, chunk, rows in calls)
+    # ...it accepts only lines the reference accepts, hands on each other line by itself (a bad line never
+    # takes its neighbours to the slow path), and accepts a clean block whole
+    for accepted, chunk, _ in calls:
+        assert all(map(_reference_accepts, chunk.split(b"\n")[:-1])) if accepted else chunk.count(b"\n") == 1
+    if rate == 0.0:
+        assert calls == [(True, body, len(lines))]

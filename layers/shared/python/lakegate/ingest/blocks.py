@@ -16,12 +16,17 @@ rows.py's own paths, which word every error. The decoder is strictly narrower th
   newline: `}` then `{` is never valid inside one), and the values decoded equal the lines;
 - dates, and UInt64's upper bound, are checked after decoding with column_types' bulk checks.
 
-tests/unit/test_blocks.py holds this to the reference on generated and adversarial lines.
+tests/unit/ingest/test_blocks.py holds this to the reference on generated and adversarial lines.
 
-A block with a line that does not fit is not given up whole (`vouch`): msgspec names the first value it
-refused (`$[i]`, or the byte of malformed JSON), so the lines before it are checked again as a block, that
-line alone goes to the reference, and the check goes on after it. One bad row in a hundred sent every
-64 KiB block down the row-by-row path (0.37 of the all-valid throughput on bench/ingest.py).
+A block with lines that do not fit is not given up whole (`vouch`), and costs about what its lines cost:
+msgspec decodes it in units; in a unit it refuses, it names the first value it refused (`$[i]`, or the
+byte of malformed JSON), so the lines before that one are decoded again as a block and each line from it on
+is decoded by itself (a line holding two values, which decoding a block takes as two, is refused so). Only
+the refused lines go to the reference, one by one; the runs between them are accepted as views of the
+body, and the checks after decoding run once on all the rows of the block. With 1% and 10% of the rows
+refused (bench/ingest.py), rows.parse_and_check runs 1.2 and 2.0 times the instructions of the all-valid
+batch (callgrind); 1.45 and 2.4 when each refused line had the rest of its block decoded as a block again,
+and 16 KiB blocks each ran the checks after decoding.
 """
 
 from __future__ import annotations
@@ -78,24 +83,22 @@ _After = tuple[tuple[Callable[[Any], Any], ...], bool, BulkCheck]  # getters fro
 class BlockCheck:
     """A data source's schema as a msgspec decoder of whole blocks of lines, plus the bulk checks after."""
 
-    __slots__ = ("_after", "_decode")
+    __slots__ = ("_after", "decode", "decode_one")
 
-    def __init__(self, decode: _Decode, after: list[_After]) -> None:
-        self._decode = decode
+    def __init__(self, decoder: msgspec.json.Decoder[Any], after: list[_After]) -> None:
+        self.decode = cast(_Decode, decoder.decode_lines)  # whole lines, each ending with a newline
+        self.decode_one = cast(Callable[[memoryview], Any], decoder.decode)  # one line, no newline
         self._after = after
 
     def rows_if_all_fit(self, data: bytes, start: int = 0, end: int | None = None) -> int:
         """How many rows `data[start:end]` holds when every line of it fits; 0 when one may not (or on any
         doubt). The block is whole lines, each ending with a newline; it is read in place, not copied."""
         end = len(data) if end is None else end
-        if not _structured(data, start, end):
+        lines = _structured_lines(data, start, end)
+        if not lines:
             return 0
         rows = _decoded(self, data, start, end)
-        lines = data.count(b"\n", start, end)
         return lines if isinstance(rows, list) and len(rows) == lines and self.after_fits(rows) else 0
-
-    def decode(self, block: memoryview) -> list[Any]:
-        return self._decode(block)
 
     def after_fits(self, rows: Sequence[Any]) -> bool:
         """The checks msgspec cannot make (dates, UInt64's upper bound), on decoded rows."""
@@ -114,21 +117,23 @@ class BlockCheck:
 # ValidationError is about, the byte of a DecodeError. An error not worded so is "cannot tell which line".
 _AT_VALUE = re.compile(r"- at `\$\[(\d+)\]")
 _AT_BYTE = re.compile(r"\(byte (\d+)\)$")
-# Where decoding of a range stopped when no line is named (a bulk check after decoding failed, invalid
-# UTF-8): the range is halved until it is this many lines, then left to the slower paths whole.
-_BISECT_LINES = 16
 _UNKNOWN = -1
+# What decoding a line msgspec does not take raises: DecodeError and ValidationError (ValueErrors), a
+# UnicodeDecodeError for invalid UTF-8 in a string, and RecursionError to be safe.
+_REFUSED = (ValueError, RecursionError)
+# After-decoding checks that fail on a run of rows are bisected down to runs of this many rows, whose lines
+# then go to the reference one by one (a failing bulk check does not say which row failed).
+_AFTER_LEAF = 8
 
 
-def _structured(data: bytes, start: int, end: int) -> bool:
-    """Every line starts with `{` and ends with `}`: then no JSON value can span two lines (`}` newline
-    `{` is never valid inside one) and every line of any part of the range is one value."""
-    return (
-        start < end
-        and data.startswith(b"{", start)
-        and data.endswith(b"}\n", start, end)
-        and data.count(b"}\n{", start, end) == data.count(b"\n", start, end) - 1
-    )
+def _structured_lines(data: bytes, start: int, end: int) -> int:
+    """How many lines data[start:end] holds when every line starts with `{` and ends with `}` (then no JSON
+    value can span two lines, as `}` newline `{` is never valid inside one, and every line of any part of
+    the range is one value); 0 when one does not."""
+    if not (start < end and data.startswith(b"{", start) and data.endswith(b"}\n", start, end)):
+        return 0
+    lines = data.count(b"\n", start, end)
+    return lines if data.count(b"}\n{", start, end) == lines - 1 else 0
 
 
 def _decoded(check: BlockCheck, data: bytes, start: int, end: int) -> list[Any] | int:
@@ -151,47 +156,84 @@ def _decoded(check: BlockCheck, data: bytes, start: int, end: int) -> list[Any] 
         if at is None or start + int(at.group(1)) >= end:
             return _UNKNOWN
         return data.rfind(b"\n", start, start + int(at.group(1))) + 1 or start
-    # invalid UTF-8 in a string raises UnicodeDecodeError, a ValueError.
-    except (ValueError, RecursionError):
+    except _REFUSED:
         return _UNKNOWN
 
 
-def _refused_lines(
-    check: BlockCheck, data: bytes, start: int, end: int
-) -> tuple[list[Any], list[int]] | None:
-    """The rows of the lines msgspec takes and the offsets of those it refuses, in one pass: decoding goes
-    on after each refused line. None when it cannot tell which line it refused."""
-    refused: list[int] = []
-    tail: list[Any] = []  # the rows after the last refused line, from the decode that took them
+def _sorted(
+    check: BlockCheck, data: bytes, start: int, end: int, unit: int
+) -> tuple[list[Any], list[tuple[int, int]]] | None:
+    """The rows of the lines of data[start:end] (structured) that msgspec takes, and the (offset, index) of
+    those it refuses, in order. Decoded in units of about `unit` bytes, each as a block; in a unit with a
+    refused line, the lines before it are decoded again as a block (decoding stopped there, their rows were
+    lost) and each line from it on by itself, so a refused line costs the rest of its unit, never its block
+    (re-decoding the rest as a block would cost it again at each further refused line). None when the lines
+    before the refused one do not decode again."""
+    rows: list[Any] = []
+    misfits: list[tuple[int, int]] = []
     pos = start
     while pos < end:
-        got = _decoded(check, data, pos, end)
+        cut = end if end - pos <= unit else data.rfind(b"\n", pos, pos + unit) + 1
+        if cut <= pos:  # a line longer than the unit
+            cut = data.find(b"\n", pos, end) + 1
+        got = _decoded(check, data, pos, cut)
         if isinstance(got, list):
-            if not refused:
-                return got, refused
-            tail = got
-            break
-        if got < pos:
-            return None
-        refused.append(got)
-        pos = data.find(b"\n", got, end) + 1 or end
-    # The lines taken before the last refused one, decoded together once more (a copy of them): the checks
-    # after decoding need their rows.
-    kept = b"".join(data[a:b] for a, b in _gaps(data, start, end, refused)[:-1] if a < b)
-    if not kept:
-        return tail, refused
-    rows = _decoded(check, kept, 0, len(kept))
-    return (rows + tail, refused) if isinstance(rows, list) else None
+            rows += got
+        else:
+            if got > pos:
+                prefix = _decoded(check, data, pos, got)
+                if not isinstance(prefix, list):
+                    return None
+                rows += prefix
+                pos = got
+            _one_by_one(check, data, pos, cut, rows, misfits)
+        pos = cut
+    return rows, misfits
 
 
-def _gaps(data: bytes, start: int, end: int, refused: Sequence[int]) -> list[tuple[int, int]]:
-    """The runs of lines between the refused ones (each refused line runs to its newline)."""
-    runs, pos = [], start
-    for at in refused:
-        runs.append((pos, at))
-        pos = data.find(b"\n", at, end) + 1 or end
-    runs.append((pos, end))
-    return runs
+def _one_by_one(
+    check: BlockCheck, data: bytes, start: int, end: int, rows: list[Any], misfits: list[tuple[int, int]]
+) -> None:
+    """Decode each line of data[start:end] by itself, onto `rows` or `misfits` (a line holding two values,
+    which decoding lines as a block takes as two rows, is refused here)."""
+    decode, keep, find, view = check.decode_one, rows.append, data.find, memoryview(data)
+    pos, index = start, len(rows) + len(misfits)
+    while pos < end:  # a view of each line, found with memchr: cheaper than splitting a copy
+        nl = find(b"\n", pos, end)
+        try:
+            keep(decode(view[pos:nl]))
+        except _REFUSED:
+            misfits.append((pos, index))
+        pos = nl + 1
+        index += 1
+
+
+def _after_misfits(
+    check: BlockCheck, data: bytes, start: int, end: int, rows: list[Any], misfits: list[tuple[int, int]]
+) -> list[tuple[int, int]]:
+    """`misfits` with the lines of the rows the checks after decoding refuse (bisected down to _AFTER_LEAF
+    rows: a bulk check only says all or not all)."""
+    refused = {i for _, i in misfits}
+    starts = [start, *(i + 1 for i in _newlines(data, start, end - 1))]
+    kept = [(pos, i) for i, pos in enumerate(starts) if i not in refused]  # the line of each row
+    todo = [(0, len(rows))]
+    while todo:
+        a, b = todo.pop()
+        if check.after_fits(rows[a:b]):
+            continue
+        if b - a <= _AFTER_LEAF:
+            misfits += kept[a:b]
+        else:
+            todo += [(a, (a + b) // 2), ((a + b) // 2, b)]
+    return sorted(misfits)
+
+
+def _newlines(data: bytes, start: int, end: int) -> list[int]:
+    found, pos = [], data.find(b"\n", start, end)
+    while pos >= 0:
+        found.append(pos)
+        pos = data.find(b"\n", pos + 1, end)
+    return found
 
 
 def vouch(
@@ -201,33 +243,32 @@ def vouch(
     end: int,
     accept: Callable[[memoryview, int], None],
     slow: Callable[[int, int], None],
+    unit: int = 0,
 ) -> None:
     """Walk data[start:end] (whole lines, each ending with a newline) in order: `accept` each run of lines
-    the compiled check vouches for (a view and its row count), hand every other line or run to `slow`
-    (offsets), so that every line is judged once, by the block check or by the reference behind `slow`."""
-    if not _structured(data, start, end):
+    the compiled check vouches for (a view and its row count), hand every other line to `slow` (offsets), so
+    that every line is judged once, by the block check or by the reference behind `slow`. msgspec decodes
+    the range in units of `unit` bytes (0: whole); the checks after decoding run once on all the rows."""
+    lines = _structured_lines(data, start, end)
+    if not lines:
         slow(start, end)  # blank, space-padded or CRLF lines: the slow path knows what to make of them
         return
+    found = _sorted(check, data, start, end, unit or end - start)
+    if found is None or len(found[0]) + len(found[1]) != lines:  # a line msgspec took as two values
+        found = [], []
+        _one_by_one(check, data, start, end, *found)
+    rows, misfits = found
+    if not check.after_fits(rows):
+        misfits = _after_misfits(check, data, start, end, rows, misfits)
     view = memoryview(data)
-    todo = [(start, end)]  # ranges still to walk, the next one last
-    while todo:
-        pos, cut = todo.pop()
-        found = _refused_lines(check, data, pos, cut)
-        lines = data.count(b"\n", pos, cut)
-        if found is not None and len(found[0]) == lines - len(found[1]) and check.after_fits(found[0]):
-            rows, refused = found
-            for (a, b), bad in zip(_gaps(data, pos, cut, refused), [*refused, None], strict=True):
-                if a < b:
-                    accept(view[a:b], data.count(b"\n", a, b) if refused else len(rows))
-                if bad is not None:
-                    slow(bad, data.find(b"\n", bad, cut) + 1 or cut)
-        elif lines > _BISECT_LINES:
-            mid = data.rfind(b"\n", pos, (pos + cut) // 2) + 1
-            if mid <= pos:
-                mid = data.find(b"\n", (pos + cut) // 2, cut) + 1
-            todo += [(mid, cut), (pos, mid)]
-        else:
-            slow(pos, cut)
+    pos, index = start, 0
+    for at, i in misfits:
+        if i > index:
+            accept(view[pos:at], i - index)
+        pos, index = data.find(b"\n", at, end) + 1, i + 1
+        slow(at, pos)
+    if index < lines:
+        accept(view[pos:end], lines - index)
 
 
 # msgspec refuses field names holding a backslash, a double quote or a control character (the fuzz of
@@ -259,7 +300,7 @@ def compile_block_check(ds: DataSource) -> BlockCheck | None:
         struct, _ = _struct(ds, tree, (), after)
     except ValueError:  # msgspec takes no key holding a quote, a backslash or a control character
         return None
-    return BlockCheck(cast(_Decode, msgspec.json.Decoder(struct).decode_lines), after)
+    return BlockCheck(msgspec.json.Decoder(struct), after)
 
 
 def _struct(

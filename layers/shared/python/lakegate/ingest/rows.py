@@ -35,9 +35,13 @@ Fault = tuple[str, str]  # (column, error text) in Tinybird's quarantine style
 # per-chunk calls show); a chunk with one bad row is re-checked row by row, so no larger than needed.
 _CHUNK = 256
 # Bytes per block for the compiled check (lakegate.ingest.blocks): ~160 of bench/ingest.py's rows. Time is flat
-# from 16 KiB to 256 KiB there; a block with one bad row is re-checked by the slower paths, so not larger.
+# from 16 KiB to 256 KiB there. Where rows that do not fit keep coming, msgspec decodes a block in units of
+# _DIRTY_UNIT (a refused line costs the lines before it in its unit twice, those after it one by one), and
+# the block's checks after decoding still run once. Instructions of parse_and_check on bench/ingest.py's
+# batch with 1% / 10% bad rows, all-valid 365 M (callgrind): 423 / 798 M at 4 KiB, 431 / 720 M at 8 KiB,
+# 459 / 681 M at 16 KiB (before units: 606 / 1003 M, all-valid 418 M, with 16 KiB blocks in dirty stretches).
 _BLOCK = 64 * 1024
-_DIRTY_BLOCK = 16 * 1024
+_DIRTY_UNIT = 8 * 1024
 _NEWLINE = ord("\n")
 
 
@@ -404,10 +408,10 @@ def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> C
         return checked
     # Blocks of whole lines no longer than the line limit, so that no line in a block can exceed it; read
     # and kept as views of the body, never copied (but the last one when it has no final newline).
-    widest = span = min(_BLOCK, max_line_bytes)
+    span = min(_BLOCK, max_line_bytes)
     pos, end = 0, len(body)
     slowed = [0]  # lines the block check handed to the slower paths, so far
-    clean = 0  # blocks in a row with none
+    clean = unit = 0  # blocks in a row with none; msgspec's unit (0: the whole block)
     while pos < end:
         stop = pos + span
         if stop >= end:
@@ -431,11 +435,10 @@ def parse_and_check(body: bytes, validator: Validator, max_line_bytes: int) -> C
                     _check_lines(lines, validator, max_line_bytes, checked)
 
             before = slowed[0]
-            vouch(blocks, data, first, last, checked.accepted.add_block, slow)
-            # A block with a line that does not fit is decoded about twice: while they keep coming, smaller
-            # blocks keep that to the lines around them (1% bad rows: 0.64 of the all-valid throughput at
-            # 64 KiB, 0.85 at 16 KiB, bench/ingest.py); 8 clean blocks go back to the widest, the fastest.
+            vouch(blocks, data, first, last, checked.accepted.add_block, slow, unit)
+            # While lines that do not fit keep coming, smaller units keep what each costs to the lines
+            # around it; 8 clean blocks in a row go back to decoding whole blocks, the fastest.
             clean = 0 if slowed[0] > before else clean + 1
-            span = min(_DIRTY_BLOCK, widest) if not clean else widest if clean >= 8 else span
+            unit = _DIRTY_UNIT if not clean else 0 if clean >= 8 else unit
         pos = cut
     return checked
