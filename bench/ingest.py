@@ -148,15 +148,21 @@ _FLOOR = (
 
 
 def cold_start_runs(n: int, code: str | None = None) -> list[float]:
-    """Fresh interpreter: import the handler module, build its service (clients included).
+    """Fresh interpreter: import the handler module, build its service (clients included); or run `code`
+    (the floor) the same way."""
+    code = code or (
+        "import time; t=time.perf_counter(); import app; app._get_app(); print((time.perf_counter()-t)*1000)"
+    )
+    return [float(out) for out in _fresh_interpreters([sys.executable, "-c", code], n)]
+
+
+def _fresh_interpreters(args: list[str], n: int) -> list[str]:
+    """What `args` (a python command) prints in n fresh interpreters, each a cold start as in Lambda.
 
     As in Lambda, every library is imported from .pyc (the runtime's and the layer's, which its build
     compiles: layers/shared/Makefile) and the function's app.py, copied as source by its build, is
     compiled on every cold start. A first run writes the .pyc to a scratch folder, never into the tree
     (this machine sets PYTHONDONTWRITEBYTECODE, which would make each run compile lakegate again)."""
-    code = code or (
-        "import time; t=time.perf_counter(); import app; app._get_app(); print((time.perf_counter()-t)*1000)"
-    )
     function = ROOT / "functions/ingest"
     with tempfile.TemporaryDirectory() as cache:
         env = (
@@ -168,12 +174,10 @@ def cold_start_runs(n: int, code: str | None = None) -> list[float]:
             }
         )
         warm = {k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"}
-        subprocess.check_output([sys.executable, "-c", code], env=warm)
+        subprocess.check_output(args, env=warm)
         shutil.rmtree(Path(cache + str(function)), ignore_errors=True)  # no .pyc of the function in Lambda
         env["PYTHONDONTWRITEBYTECODE"] = "1"
-        return [
-            float(subprocess.check_output([sys.executable, "-c", code], env=env, text=True)) for _ in range(n)
-        ]
+        return [subprocess.check_output(args, env=env, text=True) for _ in range(n)]
 
 
 _FIRST_REQUESTS = """
@@ -200,21 +204,8 @@ def first_requests_ms() -> list[float]:
     /v0/events request, then the first and second GET /v0/datasources/{name} (whose route imports the
     Data Sources API on first use): what moving an import out of the cold start costs the route that
     makes it. AWS answered by the stubs."""
-    function = ROOT / "functions/ingest"
-    with tempfile.TemporaryDirectory() as cache:
-        env = (
-            os.environ
-            | ENV
-            | {
-                "PYTHONPATH": os.pathsep.join([str(ROOT / "layers/shared/python"), str(function)]),
-                "PYTHONPYCACHEPREFIX": cache,
-            }
-        )
-        args = [sys.executable, "-c", _FIRST_REQUESTS, str(ROOT / "bench"), str(ROOT / "local")]
-        subprocess.check_output(args, env={k: v for k, v in env.items() if k != "PYTHONDONTWRITEBYTECODE"})
-        shutil.rmtree(Path(cache + str(function)))
-        env["PYTHONDONTWRITEBYTECODE"] = "1"
-        return [float(x) for x in subprocess.check_output(args, env=env, text=True).split()]
+    args = [sys.executable, "-c", _FIRST_REQUESTS, str(ROOT / "bench"), str(ROOT / "local")]
+    return [float(x) for x in _fresh_interpreters(args, 1)[0].split()]
 
 
 def print_floor(cold: float, n: int) -> None:
