@@ -319,16 +319,7 @@ def test_blocks_with_bad_lines_agree_with_the_reference(
 ) -> None:
     # Given valid rows with bad ones (every kind above, and random edits) planted at a rate, over many blocks
     rnd = random.Random(seed)
-    lines = _lines(seed % 7, 300)
-    planted = ADVERSARIAL + LEFT_TO_OTHERS
-    for i in range(len(lines)):
-        if rnd.random() < rate:
-            if rnd.random() < 0.7:
-                lines[i] = rnd.choice(planted)
-            else:
-                edited = bytearray(lines[i])
-                edited[rnd.randrange(len(edited))] = rnd.choice(b'{}":,0x\xff')
-                lines[i] = bytes(edited)
+    lines = _planted(rnd, _lines(seed % 7, 300), rate, ADVERSARIAL + LEFT_TO_OTHERS, keep_braces=False)
     body = b"\n".join(lines) + ending
 
     # When the fast path checks it (blocks of `span` bytes at most)
@@ -338,6 +329,23 @@ def test_blocks_with_bad_lines_agree_with_the_reference(
     accepted, rejected = _reference(body, DS, span)
     assert list(checked.accepted) == accepted
     assert [(r.line, r.column, r.error) for r in checked.rejected] == rejected
+
+
+def _planted(
+    rnd: random.Random, lines: list[bytes], rate: float, bad: list[bytes], *, keep_braces: bool
+) -> list[bytes]:
+    """`lines` with bad ones planted at `rate`: one of `bad`, or a line with one byte edited (never its
+    first or last with `keep_braces`, so that it still reads as one `{...}` value)."""
+    for i in range(len(lines)):
+        if rnd.random() < rate:
+            if rnd.random() < 0.7:
+                lines[i] = rnd.choice(bad)
+            else:
+                edited = bytearray(lines[i])
+                at = rnd.randrange(1, len(edited) - 1) if keep_braces else rnd.randrange(len(edited))
+                edited[at] = rnd.choice(b'{}":,0x\xff')
+                lines[i] = bytes(edited)
+    return lines
 
 
 STRUCTURED = [x for x in ADVERSARIAL + LEFT_TO_OTHERS if x[:1] == b"{" and x[-1:] == b"}" and b"\n" not in x]
@@ -354,15 +362,7 @@ def test_vouch_hands_on_only_the_lines_it_cannot_vouch_for_one_by_one(
 ) -> None:
     # Given a block of valid rows with bad ones planted at a rate, each line still one `{...}` value
     rnd = random.Random(seed)
-    lines = _lines(seed % 7, 120)
-    for i in range(len(lines)):
-        if rnd.random() < rate:
-            if rnd.random() < 0.7:
-                lines[i] = rnd.choice(STRUCTURED)
-            else:
-                edited = bytearray(lines[i])
-                edited[rnd.randrange(1, len(edited) - 1)] = rnd.choice(b'{}":,0x\xff')
-                lines[i] = bytes(edited)
+    lines = _planted(rnd, _lines(seed % 7, 120), rate, STRUCTURED, keep_braces=True)
     body = b"\n".join([*lines, b""])
     blocks = compile_block_check(DS)
     assert blocks is not None

@@ -22,8 +22,9 @@ A block with lines that do not fit is not given up whole (`vouch`), and costs ab
 msgspec decodes it in units; in a unit it refuses, it names the first value it refused (`$[i]`, or the
 byte of malformed JSON), so the lines before that one are decoded again as a block and each line from it on
 is decoded by itself (a line holding two values, which decoding a block takes as two, is refused so); after
-a unit with two refused lines or more, the next is decoded line by line from its start. Only the refused lines go to the reference, one by one; the runs between them are accepted as views of the
-body, and the checks after decoding run once on all the rows of the block. With 1% and 10% of the rows
+a unit with two refused lines or more, the next is decoded line by line from its start. Only the refused
+lines go to the reference, one by one; the runs between them are accepted as views of the body, and the
+checks after decoding run once on all the rows of the block. With 1% and 10% of the rows
 refused (bench/ingest.py), rows.parse_and_check runs 1.2 and 1.8 times the instructions of the all-valid
 batch (callgrind); 1.45 and 2.4 when each refused line had the rest of its block decoded as a block again,
 and 16 KiB blocks each ran the checks after decoding.
