@@ -24,6 +24,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from lakegate_local.moto_dispatch import DirectDispatch
+
 # How long a kept-alive connection may wait for its next call (botocore opens another when it has closed).
 IDLE_TIMEOUT_SECONDS = 300.0
 
@@ -122,7 +124,7 @@ class MotoServer:
     """moto on host:port in a thread of this process; its backends are this process's moto backends."""
 
     def __init__(self, host: str, port: int) -> None:
-        app = OneCallAtATime(DomainDispatcherApplication(create_backend_app))
+        app = OneCallAtATime(DirectDispatch(DomainDispatcherApplication(create_backend_app)))
         # Held by every AWS call; whoever touches moto's backends in this process directly holds it too.
         self.lock = app.lock
         # Binds now: werkzeug answers a busy port with sys.exit, so callers check the port first.
