@@ -44,10 +44,20 @@ def _required(env: dict[str, str], name: str) -> str:
     return env[name]
 
 
+def default_instances(cores: int | None) -> int:
+    """One warm ingest instance per core, at least 2 (a slow request leaves one free) and at most 4.
+
+    Past the cores they only take turns on them: moto answers one call at a time, and each instance
+    leases its own share of every rate-limit window (one more DynamoDB write each). On 2 cores,
+    bench/local_server.py (100 keyed req/s, 3 runs each, alternating): 4 instances served 80-96 req/s at
+    15.7-19.0 ms of CPU a request, 2 served 92-100 req/s at 14.1-15.6 ms."""
+    return min(4, max(2, cores or 2))
+
+
 def _instances() -> int:
     raw = os.environ.get("INGEST_INSTANCES", "")
     try:
-        value = int(raw) if raw else 4
+        value = int(raw) if raw else default_instances(os.cpu_count())
     except ValueError:
         raise SystemExit(f"INGEST_INSTANCES must be a number of instances, got {raw!r}") from None
     if value < 1:
