@@ -203,7 +203,7 @@ def main() -> int:
             os.environ.setdefault(key, value)
         # The compactor's instance is a process of its own, as the ingest's are: in this one it took the
         # GIL from moto, which serves every AWS call, for ~15% of the server's CPU under load.
-        compactor_instance = InstancePool(compactor, 1)
+        compactor_instance = InstancePool(compactor, 1, background=True)
         loop = CompactorLoop(
             compactor_instance,
             local_aws.s3(),

@@ -25,23 +25,67 @@ from werkzeug.exceptions import InternalServerError
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from lakegate_local.moto_dispatch import DirectDispatch
+from lakegate_local.runtime import BACKGROUND_APP_ID
 
+_BACKGROUND = f"app/{BACKGROUND_APP_ID}"
 # How long a kept-alive connection may wait for its next call (botocore opens another when it has closed).
 IDLE_TIMEOUT_SECONDS = 300.0
 
 Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
+class ForegroundFirst:
+    """A lock that a background call takes only when no foreground call is waiting for it.
+
+    The compactor claims each record of a round in its own call, on 16 threads: with a plain lock the
+    requests' calls queued among them. `with lock:` takes it as foreground."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._foreground_turn = threading.Condition(self._guard)
+        self._background_turn = threading.Condition(self._guard)
+        self._held = False
+        self._foreground_waiting = 0
+
+    def acquire(self, background: bool = False) -> None:
+        with self._guard:
+            if background:
+                while self._held or self._foreground_waiting:
+                    self._background_turn.wait()
+            else:
+                self._foreground_waiting += 1
+                while self._held:
+                    self._foreground_turn.wait()
+                self._foreground_waiting -= 1
+            self._held = True
+
+    def release(self) -> None:
+        with self._guard:
+            if not self._held:
+                raise RuntimeError("released a ForegroundFirst lock that is not held")
+            self._held = False
+            (self._foreground_turn if self._foreground_waiting else self._background_turn).notify()
+
+    def __enter__(self) -> ForegroundFirst:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 class OneCallAtATime:
-    """A WSGI app that runs the app it wraps under a lock, its response complete before the lock is let go."""
+    """A WSGI app that runs the app it wraps under a lock, its response complete before the lock is let go;
+    calls from background work (BACKGROUND_APP_ID in their User-Agent) after the others."""
 
     def __init__(self, app: Wsgi) -> None:
         self._app = app
-        self.lock = threading.Lock()
+        self.lock = ForegroundFirst()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         _read_body(environ)
-        with self.lock:
+        self.lock.acquire(background=_BACKGROUND in environ.get("HTTP_USER_AGENT", ""))
+        try:
             result = self._app(environ, start_response)
             try:
                 return [b"".join(result)]
@@ -49,6 +93,8 @@ class OneCallAtATime:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+        finally:
+            self.lock.release()
 
 
 def _read_body(environ: dict[str, Any]) -> None:

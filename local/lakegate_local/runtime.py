@@ -15,6 +15,10 @@ from lakegate_local.template import PSEUDO, Function
 
 Handler = Callable[[dict[str, Any], Any], Any]
 
+# The app id (botocore's `AWS_SDK_UA_APP_ID`, `app/<id>` in every call's User-Agent) of background work's
+# AWS calls: the local moto serves calls without it first (lakegate_local.moto_server.ForegroundFirst).
+BACKGROUND_APP_ID = "lakegate-local-background"
+
 
 def lambda_environment(function: Function, aws_endpoint: str) -> dict[str, str]:
     """The template's variables plus what Lambda itself sets, with every AWS client aimed at moto."""

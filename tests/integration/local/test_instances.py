@@ -14,6 +14,7 @@ import pytest
 
 from lakegate_local import instances
 from lakegate_local.instances import FunctionError, FunctionTimeoutError, InstanceLostError, InstancePool
+from lakegate_local.runtime import BACKGROUND_APP_ID
 from lakegate_local.template import Function
 
 HANDLER = textwrap.dedent(
@@ -39,7 +40,12 @@ HANDLER = textwrap.dedent(
             time.sleep(0.02)
             os.close(fd)
             os.unlink(pathlib.Path(event["dir"]) / "inside")
-        return {"pid": os.getpid(), "value": os.environ.get("INSTANCE_TEST_VALUE")}
+        return {
+            "pid": os.getpid(),
+            "value": os.environ.get("INSTANCE_TEST_VALUE"),
+            "nice": os.nice(0),
+            "app_id": os.environ.get("AWS_SDK_UA_APP_ID"),
+        }
     """
 )
 
@@ -95,6 +101,18 @@ def test_concurrent_invocations_run_on_different_instances(pool: InstancePool, t
     assert len(list(meeting.iterdir())) == 3  # all three were inside together
     assert {r["value"] for r in results} == {"inherited"}
     assert os.getpid() not in {r["pid"] for r in results}
+
+
+def test_background_instances_yield_the_cpu_and_mark_their_aws_calls(function: Function) -> None:
+    background, foreground = InstancePool(function, 1, background=True), InstancePool(function, 1)
+    try:
+        low, normal = background.invoke({}), foreground.invoke({})
+    finally:
+        background.close()
+        foreground.close()
+
+    assert (low["nice"], low["app_id"]) == (19, BACKGROUND_APP_ID)
+    assert (normal["nice"], normal["app_id"]) == (os.nice(0), None)
 
 
 def test_an_instance_serves_one_invocation_at_a_time(function: Function, tmp_path: Path) -> None:
