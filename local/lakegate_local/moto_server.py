@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -35,23 +36,34 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 class ForegroundFirst:
-    """A lock that a background call takes only when no foreground call is waiting for it.
+    """A lock that a background call takes when no foreground call is waiting for it, or once it has waited
+    `patience` seconds: then the next holder hands it the lock, so that requests that keep moto busy slow
+    background work down without stopping it.
 
     The compactor claims each record of a round in its own call, on 16 threads: with a plain lock the
     requests' calls queued among them. `with lock:` takes it as foreground."""
 
-    def __init__(self) -> None:
+    def __init__(self, patience: float = 0.25) -> None:
+        self._patience = patience
         self._guard = threading.Lock()
         self._foreground_turn = threading.Condition(self._guard)
         self._background_turn = threading.Condition(self._guard)
+        self._overdue_turn = threading.Condition(self._guard)
         self._held = False
         self._foreground_waiting = 0
+        self._overdue = 0  # background calls out of patience, each owed the lock on a release
+        self._handed_over = False  # released to an overdue call that has not taken it yet
 
     def acquire(self, background: bool = False) -> None:
         with self._guard:
             if background:
+                deadline = time.monotonic() + self._patience
                 while self._held or self._foreground_waiting:
-                    self._background_turn.wait()
+                    left = deadline - time.monotonic()
+                    if left <= 0:
+                        self._wait_handed_over()
+                        return
+                    self._background_turn.wait(left)
             else:
                 self._foreground_waiting += 1
                 while self._held:
@@ -59,10 +71,23 @@ class ForegroundFirst:
                 self._foreground_waiting -= 1
             self._held = True
 
+    def _wait_handed_over(self) -> None:
+        """Out of patience: a holder's release gives the lock to this call, still held, so that no call
+        that comes after can take it first."""
+        self._overdue += 1
+        while not self._handed_over:
+            self._overdue_turn.wait()
+        self._handed_over = False
+        self._overdue -= 1
+
     def release(self) -> None:
         with self._guard:
             if not self._held:
                 raise RuntimeError("released a ForegroundFirst lock that is not held")
+            if self._overdue and not self._handed_over:
+                self._handed_over = True  # still held: the overdue call takes it as it is
+                self._overdue_turn.notify()
+                return
             self._held = False
             (self._foreground_turn if self._foreground_waiting else self._background_turn).notify()
 
@@ -76,7 +101,8 @@ class ForegroundFirst:
 
 class OneCallAtATime:
     """A WSGI app that runs the app it wraps under a lock, its response complete before the lock is let go;
-    calls from background work (BACKGROUND_APP_ID in their User-Agent) after the others."""
+    calls from background work (BACKGROUND_APP_ID in their User-Agent) after the others, each waiting
+    at most ForegroundFirst's patience for them."""
 
     def __init__(self, app: Wsgi) -> None:
         self._app = app

@@ -221,3 +221,41 @@ def test_botocore_names_the_app_id_in_its_user_agent(monkeypatch: pytest.MonkeyP
 
 class _Captured(Exception):
     """Stops the call once its request is seen."""
+
+
+def _background_behind_a_foreground_stream(patience: float, wait: float) -> bool:
+    """Whether a background call got the lock within `wait` seconds while two threads kept taking it (so
+    that one of them was always waiting for it); the stream is stopped before this returns."""
+    lock, stop, got_in = ForegroundFirst(patience=patience), threading.Event(), threading.Event()
+
+    def stream() -> None:
+        while not stop.is_set():
+            with lock:
+                time.sleep(0.001)
+
+    def background() -> None:
+        lock.acquire(background=True)
+        got_in.set()
+        lock.release()
+
+    streams = [threading.Thread(target=stream) for _ in range(2)]
+    for t in streams:
+        t.start()
+    _settle()
+    waiter = threading.Thread(target=background)
+    waiter.start()
+    answer = got_in.wait(wait)
+    stop.set()
+    for t in [*streams, waiter]:
+        t.join(5)
+    assert got_in.is_set() and not waiter.is_alive()  # and once the stream stops, it always gets in
+    return answer
+
+
+def test_a_background_call_waits_no_longer_than_its_patience_behind_a_stream_of_foreground_calls() -> None:
+    # The patience and one foreground call's turn, with room for a loaded machine.
+    assert _background_behind_a_foreground_stream(patience=0.05, wait=1.0)
+
+
+def test_within_its_patience_a_background_call_waits_for_the_foreground_stream() -> None:
+    assert not _background_behind_a_foreground_stream(patience=60, wait=0.5)
