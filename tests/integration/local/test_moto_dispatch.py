@@ -34,14 +34,18 @@ def _auth(service: str) -> dict[str, str]:
     }
 
 
-def _dynamodb(action: str, body: dict[str, Any]) -> dict[str, Any]:
+def _json_call(service: str, target: str, content_type: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A call of an AWS JSON protocol: the operation named in X-Amz-Target, its input as the body."""
     return {
         "method": "POST",
         "path": "/",
         "data": json.dumps(body),
-        "headers": _auth("dynamodb")
-        | {"X-Amz-Target": f"DynamoDB_20120810.{action}", "Content-Type": "application/x-amz-json-1.0"},
+        "headers": _auth(service) | {"X-Amz-Target": target, "Content-Type": content_type},
     }
+
+
+def _dynamodb(action: str, body: dict[str, Any]) -> dict[str, Any]:
+    return _json_call("dynamodb", f"DynamoDB_20120810.{action}", "application/x-amz-json-1.0", body)
 
 
 def _s3(method: str, path: str, data: bytes = b"", **headers: str) -> dict[str, Any]:
@@ -49,13 +53,7 @@ def _s3(method: str, path: str, data: bytes = b"", **headers: str) -> dict[str, 
 
 
 def _firehose(action: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "method": "POST",
-        "path": "/",
-        "data": json.dumps(body),
-        "headers": _auth("firehose")
-        | {"X-Amz-Target": f"Firehose_20150804.{action}", "Content-Type": "application/x-amz-json-1.1"},
-    }
+    return _json_call("firehose", f"Firehose_20150804.{action}", "application/x-amz-json-1.1", body)
 
 
 @pytest.fixture(scope="module")
